@@ -1,0 +1,1 @@
+"""Standard cases shipped with flagbench; each registers through the ``flagbench.cases`` entry points."""

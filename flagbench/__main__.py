@@ -1,0 +1,5 @@
+"""``python -m flagbench``."""
+
+from flagbench.cli import main
+
+main()

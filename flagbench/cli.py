@@ -1,0 +1,242 @@
+"""The command line: parse, validate, call the core, print. It holds no measurement logic.
+
+Heavy modules (torch, SQLAlchemy, rich) are imported inside the commands that need them,
+so ``flagbench --help`` and ``flagbench list`` start quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import click
+
+from flagbench import __version__
+from flagbench.errors import FlagbenchError
+
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+EXIT_FAILED_RUNS = 1
+EXIT_INTERRUPTED = 130
+
+_DB_HELP = "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
+
+
+def _split(value: str, option: str, convert: Callable[[str], T]) -> tuple[T, ...]:
+    items = [v.strip() for v in value.split(",")]
+    if not value.strip() or any(not v for v in items):
+        raise FlagbenchError(f"{option} needs a comma-separated list without empty items")
+    out = []
+    for item in items:
+        try:
+            out.append(convert(item))
+        except ValueError:
+            raise FlagbenchError(f"{option}: {item!r} is not valid") from None
+    return tuple(out)
+
+
+def _tags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    tags: dict[str, str] = {}
+    for raw in values:
+        key, sep, val = raw.partition("=")
+        if not sep or not key.strip():
+            raise FlagbenchError(f"--tag {raw!r}: expected key=value")
+        if key.strip() in tags:
+            raise FlagbenchError(f"--tag {key.strip()!r} given twice")
+        tags[key.strip()] = val.strip()
+    return tuple(sorted(tags.items()))
+
+
+def _weights(values: tuple[str, ...], cases: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in values:
+        case, sep, path = raw.partition("=")
+        if not sep:
+            if len(cases) != 1:
+                raise FlagbenchError("with several cases, give --weights as CASE=PATH")
+            case, path = cases[0], raw
+        if case in out:
+            raise FlagbenchError(f"--weights given twice for {case!r}")
+        out[case] = path
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flagbench")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """flagbench: run standard AI cases on many vendors, store the results, compare them."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.option("--vendor", "vendors", required=True, help="Vendor(s), comma-separated.")
+@click.option("--case", "cases", required=True, help="Case(s), comma-separated.")
+@click.option("--batch-size", default="1", show_default=True, help="Batch size(s), comma-separated.")
+@click.option("--precision", default="fp32", show_default=True,
+              help="Precision(s), comma-separated: fp32, tf32, fp16, bf16, int8.")
+@click.option("--warmup", type=float, default=1.0, show_default=True, help="Warm-up seconds.")
+@click.option("--min-time", type=float, default=2.0, show_default=True,
+              help="Minimum seconds of timed loop.")
+@click.option("--max-time", type=float, default=20.0, show_default=True,
+              help="Maximum seconds of timed loop.")
+@click.option("--min-iters", type=int, default=10, show_default=True,
+              help="Minimum timed iterations.")
+@click.option("--target-ci", type=float, default=0.01, show_default=True,
+              help="Stop once the median's 95%% CI is within ± this fraction (0: stop at minimums).")
+@click.option("--weights", multiple=True, metavar="[CASE=]PATH",
+              help="Local checkpoint (loaded with weights_only=True).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
+@click.option("--db", default=None, help=_DB_HELP)
+def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float,
+        min_time: float, max_time: float, min_iters: int, target_ci: float,
+        weights: tuple[str, ...], tags: tuple[str, ...], db: str | None) -> int:
+    """Run the vendor × case matrix and store every run (skipped and failed ones too)."""
+    from flagbench import console
+    from flagbench.plan import Request, build_plan
+    from flagbench.plugins import Registry
+    from flagbench.result import Status
+    from flagbench.runner import Runner
+    from flagbench.spec import MeasureConfig
+    from flagbench.store import Store
+
+    case_names = _split(cases, "--case", str)
+    request = Request(
+        vendors=_split(vendors, "--vendor", str),
+        cases=case_names,
+        batch_sizes=_split(batch_size, "--batch-size", int),
+        precisions=_split(precision, "--precision", str),
+        measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
+                              min_iters=min_iters, target_ci=target_ci),
+        weights=_weights(weights, case_names),
+        tags=_tags(tags),
+    )
+    for bs in request.batch_sizes:
+        if bs < 1:
+            raise FlagbenchError(f"batch size must be 1 or more, got {bs}")
+    registry = Registry.discover()
+    specs = build_plan(request, registry)
+    store = Store.open(db, create=True)
+    out = console.console()
+    out.print(f"{len(specs)} run(s) → {store.label}")
+    runner = Runner(registry)
+    ids: list[int] = []
+    interrupted = False
+    with console.progress_line(out) as show:
+        for i, spec in enumerate(specs, 1):
+            result = runner.run(spec, lambda _p, d, i=i, spec=spec: show(i, len(specs), spec, d))
+            ids.append(store.save(result))
+            line = f"[{i}/{len(specs)}] {spec.label}: {result.status.value}"
+            if result.measurement is not None:
+                line += f", p50 {result.measurement.stats.median * 1e3:.2f} ms"
+            if result.reason:
+                line += f" ({result.reason})"
+            out.print(line, markup=False)
+            if result.status is Status.INTERRUPTED:
+                interrupted = True
+                break
+    stored = [store.run(i) for i in ids]
+    out.print(console.runs_table(stored, "results"))
+    out.print(f"stored in {store.label}; `flagbench report --out report.html` renders them")
+    store.close()
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED_RUNS if any(r.status in ("failed", "timeout") for r in stored) else 0
+
+
+@cli.command(name="list")
+@click.argument("what", type=click.Choice(["all", "vendors", "cases"]), default="all")
+def list_plugins(what: str) -> int:
+    """List installed vendors and cases, including broken plugins and why."""
+    from flagbench import console
+    from flagbench.plugins import Registry
+
+    registry = Registry.discover()
+    out = console.console()
+    if what in ("all", "vendors"):
+        out.print(console.plugins_table(list(registry.vendors.values()), "vendors"))
+    if what in ("all", "cases"):
+        out.print(console.plugins_table(list(registry.cases.values()), "cases"))
+    return 0
+
+
+@cli.command()
+@click.option("--db", default=None, help=_DB_HELP)
+@click.option("--out", "out_path", default="flagbench-report.html", show_default=True,
+              help="HTML file to write.")
+@click.option("--vendor", default=None, help="Only this vendor.")
+@click.option("--case", default=None, help="Only this case.")
+def report(db: str | None, out_path: str, vendor: str | None, case: str | None) -> int:
+    """Render stored runs into one self-contained HTML file."""
+    from flagbench import console
+    from flagbench.report import render_report, write_report
+    from flagbench.store import Store
+
+    store = Store.open(db, create=False)
+    runs = store.runs(vendor=vendor, case=case)
+    path = write_report(render_report(runs, store.label), out_path)
+    store.close()
+    console.console().print(f"wrote {path} ({len(runs)} runs)", markup=False)
+    return 0
+
+
+@cli.command()
+@click.option("--db", default=None, help=_DB_HELP)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--vendor", default=None, help="Only this vendor.")
+@click.option("--case", default=None, help="Only this case.")
+def history(db: str | None, limit: int, vendor: str | None, case: str | None) -> int:
+    """Show the most recent runs."""
+    from flagbench import console
+    from flagbench.store import Store
+
+    store = Store.open(db, create=False)
+    runs = store.runs(limit=limit, vendor=vendor, case=case)
+    store.close()
+    console.console().print(console.runs_table(runs, f"last {len(runs)} run(s) in {store.label}"))
+    return 0
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@click.option("--db", default=None, help=_DB_HELP)
+def show(run_id: int, db: str | None) -> int:
+    """Show one run in full: spec, metrics, what ran, environment."""
+    from flagbench import console
+    from flagbench.store import Store
+
+    store = Store.open(db, create=False)
+    run_ = store.run(run_id)
+    samples = len(store.samples(run_id))
+    store.close()
+    out = console.console()
+    for part in console.run_detail(run_, samples):
+        out.print(part)
+    return 0
+
+
+def _error(message: str) -> None:
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+
+
+def main() -> None:
+    """Entry point: a FlagbenchError or usage error becomes one line and exit code 2."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except FlagbenchError as exc:
+        _error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        _error(exc.format_message())
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _error("aborted")
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

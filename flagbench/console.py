@@ -1,0 +1,144 @@
+"""Terminal rendering for the CLI (rich): tables and the progress line. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from flagbench.plugins import Plugin
+    from flagbench.spec import RunSpec
+    from flagbench.store import StoredRun
+
+_STATUS_STYLE = {
+    "ok": "green", "skipped": "yellow", "failed": "red", "timeout": "red",
+    "interrupted": "magenta",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; imported lazily so ``--help`` stays fast."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal:
+        # Logs and CI captures have no width; 80 columns would truncate every figure.
+        out.width = max(out.width, 180)
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1e3:.2f}"
+
+
+def _fidelity(run: StoredRun) -> str:
+    cos, top1 = run.metric("fidelity_cosine"), run.metric("fidelity_top1_agreement")
+    parts = []
+    if cos is not None:
+        parts.append(f"cos {cos:.5f}")
+    if top1 is not None:
+        parts.append(f"top-1 {top1 * 100:.0f}%")
+    return ", ".join(parts) or "—"
+
+
+def _ci(run: StoredRun) -> str:
+    med = run.metric("latency_median_s")
+    lo, hi = run.metric("latency_median_ci_low_s"), run.metric("latency_median_ci_high_s")
+    if not med or lo is None or hi is None:
+        return "—"
+    return f"±{(hi - lo) / 2 / med * 100:.1f}%"
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
+    """The result table printed after ``run`` and by ``history``."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col, justify in [
+        ("id", "right"), ("vendor", "left"), ("case", "left"), ("bs", "right"),
+        ("prec", "left"), ("status", "left"), ("p50 ms", "right"), ("CI p50", "right"),
+        ("p90 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"),
+        ("fidelity", "left"), ("reason", "left"),
+    ]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in runs:
+        tput = r.metric("throughput_sps")
+        table.add_row(
+            str(r.id), escape(r.vendor), escape(r.case), str(r.batch_size), r.precision,
+            _status(r.status), _ms(r.metric("latency_median_s")), _ci(r),
+            _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
+            "—" if tput is None else f"{tput:.1f}", _fidelity(r), escape(r.reason),
+        )
+    return table
+
+
+def plugins_table(plugins: Sequence[Plugin], title: str) -> Table:
+    """The table of ``flagbench list``."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("name", "state", "from", "description"):
+        table.add_column(col)
+    for p in plugins:
+        state = "[red]broken[/]" if p.broken else "[green]loaded[/]"
+        table.add_row(escape(p.name), state, escape(f"{p.distribution} ({p.target})"),
+                      escape(p.description))
+    return table
+
+
+def run_detail(run: StoredRun, samples: int) -> list[Any]:
+    """Renderables for ``flagbench show``."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    for k, v in [
+        ("run", f"{run.id} ({run.uid})"), ("vendor", escape(run.vendor)),
+        ("case", escape(run.case)),
+        ("scenario", run.scenario), ("batch size", str(run.batch_size)),
+        ("precision", run.precision), ("status", _status(run.status)),
+        ("reason", escape(run.reason) or "—"), ("stop rule", run.stop_rule or "—"),
+        ("started", run.started_at.isoformat(timespec="seconds")),
+        ("finished", run.finished_at.isoformat(timespec="seconds")),
+        ("host", escape(run.hostname)), ("raw samples", str(samples)),
+        ("tags", escape(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items()))) or "—"),
+    ]:
+        head.add_row(k, v)
+    metrics = Table(title="metrics", title_justify="left")
+    metrics.add_column("name")
+    metrics.add_column("value", justify="right")
+    metrics.add_column("unit")
+    for name in sorted(run.metrics):
+        value = run.metrics[name]
+        metrics.add_row(name, "NaN" if value is None else f"{value:.6g}", run.units.get(name, ""))
+    facts = {"spec": run.spec, "actual": run.actual, "environment": run.environment,
+             "host": run.host_facts}
+    return [head, metrics, escape(json.dumps(facts, indent=2, default=str))]
+
+
+@contextmanager
+def progress_line(out: Console) -> Iterator[Callable[[int, int, RunSpec, str], None]]:
+    """A single live status line; refreshed only when the runner reports, never by a thread,
+    so that rendering cannot steal time from the measured loop."""
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(""), console=out, auto_refresh=False, transient=True) as live:
+
+        def show(index: int, total: int, spec: RunSpec, detail: str) -> None:
+            live.update(Text(f"[{index}/{total}] {spec.label}: {detail}"), refresh=True)
+
+        yield show

@@ -1,0 +1,113 @@
+"""The plugin contracts: what a vendor adapter and a case must provide.
+
+This module is the specification a plugin author reads. A plugin is found through the
+entry-point groups ``flagbench.vendors`` and ``flagbench.cases``; each entry point names a
+zero-argument callable (usually the class) that returns an object of the shape below.
+Nothing here imports torch, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from flagbench.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether a vendor can run on this host, and why not if it cannot."""
+
+    available: bool
+    reason: str = ""
+    devices: tuple[str, ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+    precisions: tuple[str, ...] = ()
+    """Precisions the vendor can run here."""
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    """Why a known precision cannot run here, keyed by precision."""
+
+    def __post_init__(self) -> None:
+        if not self.available and not self.reason:
+            raise ValueError("an unavailable probe must say why")
+
+
+@dataclass(frozen=True)
+class ActualRun:
+    """What really ran, as the vendor observed it: the fairness record of a run."""
+
+    device: str
+    precision: str
+    threads: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Everything a vendor needs to prepare a session for one run."""
+
+    case: Case
+    spec: RunSpec
+    model: torch.nn.Module
+    """The case's model in float32 on the CPU, weights loaded; the vendor may move or convert it."""
+
+
+@runtime_checkable
+class Session(Protocol):
+    """A prepared model on a device, ready to run batches."""
+
+    actual: ActualRun
+
+    def load(self, inputs: Sequence[torch.Tensor]) -> Any:
+        """Move and convert CPU float32 inputs to what ``run`` takes, outside the timed loop."""
+
+    def run(self, loaded: Any) -> Any:
+        """Run one batch; may return before the device finishes (``synchronize`` waits)."""
+
+    def synchronize(self) -> None:
+        """Block until all work submitted by ``run`` is complete."""
+
+    def to_numpy(self, outputs: Any) -> list[np.ndarray]:
+        """Copy outputs of ``run`` to the host as float32 arrays, for the fidelity check."""
+
+    def close(self) -> None:
+        """Release device resources."""
+
+
+@runtime_checkable
+class Vendor(Protocol):
+    """A way of running cases on some hardware through some software stack."""
+
+    name: str
+    description: str
+
+    def probe(self) -> Probe:
+        """Say whether this vendor can run here and what it has; never raises."""
+
+    def prepare(self, workload: Workload) -> Session:
+        """Build a session for the workload (compile, export, move); timed as set-up."""
+
+
+@runtime_checkable
+class Case(Protocol):
+    """A standard workload: a torch model and deterministic inputs."""
+
+    name: str
+    description: str
+    task: str
+    """``"classification"`` makes the fidelity check report top-1 agreement on the last axis."""
+
+    def build_model(self) -> torch.nn.Module:
+        """Build the model in float32 on the CPU with deterministic random weights."""
+
+    def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
+        """Make the same CPU float32 inputs for the same batch size and seed, every time."""
+
+
+VENDOR_MEMBERS: tuple[str, ...] = ("name", "description", "probe", "prepare")
+CASE_MEMBERS: tuple[str, ...] = ("name", "description", "task", "build_model", "make_inputs")

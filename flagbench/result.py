@@ -1,0 +1,123 @@
+"""What a run produced: an immutable, self-validating record, and its named metrics."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flagbench.contracts import ActualRun
+from flagbench.fidelity import Fidelity
+from flagbench.spec import RunSpec
+from flagbench.stats import LatencyStats
+
+
+class Status(str, enum.Enum):
+    """How a run ended. Every status is stored; only ``ok`` carries measurements."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The timed loop: raw per-iteration latencies and how the loop went."""
+
+    samples: tuple[float, ...]
+    stats: LatencyStats
+    stop_rule: str
+    warmup_iters: int
+    warmup_s: float
+    first_iter_s: float
+    loop_s: float
+
+    def __post_init__(self) -> None:
+        if len(self.samples) != self.stats.n:
+            raise ValueError("statistics do not describe the samples")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One named figure with its unit."""
+
+    name: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one RunSpec, successful or not."""
+
+    spec: RunSpec
+    status: Status
+    started_at: datetime
+    finished_at: datetime
+    reason: str = ""
+    measurement: Measurement | None = None
+    fidelity: Fidelity | None = None
+    actual: ActualRun | None = None
+    setup_s: float | None = None
+    flops_per_sample: float | None = None
+    environment: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.finished_at < self.started_at:
+            raise ValueError("a run cannot finish before it starts")
+        if self.status is Status.OK:
+            if self.measurement is None or self.actual is None:
+                raise ValueError("an ok run needs its measurement and what actually ran")
+        elif not self.reason:
+            raise ValueError(f"a {self.status.value} run needs a reason")
+
+    @property
+    def throughput(self) -> float | None:
+        """Samples per second over the timed loop (batch size × iterations / loop time)."""
+        m = self.measurement
+        if m is None:
+            return None
+        return self.spec.batch_size * m.stats.n / sum(m.samples)
+
+    def metrics(self) -> list[Metric]:
+        """Every figure of this run as named metrics, the shape the store keeps."""
+        out: list[Metric] = []
+        m = self.measurement
+        if self.setup_s is not None:
+            out.append(Metric("setup_s", self.setup_s, "s"))
+        if m is not None:
+            s = m.stats
+            for name in ("median", "mean", "p90", "p99", "min", "max", "std", "iqr"):
+                out.append(Metric(f"latency_{name}_s", getattr(s, name), "s"))
+            out += [
+                Metric("latency_median_ci_low_s", s.ci_low, "s"),
+                Metric("latency_median_ci_high_s", s.ci_high, "s"),
+                Metric("latency_cv", s.cv, "ratio"),
+                Metric("iterations", float(s.n), "count"),
+                Metric("warmup_iters", float(m.warmup_iters), "count"),
+                Metric("warmup_s", m.warmup_s, "s"),
+                Metric("first_iter_s", m.first_iter_s, "s"),
+                Metric("loop_s", m.loop_s, "s"),
+            ]
+            tput = self.throughput
+            assert tput is not None
+            out.append(Metric("throughput_sps", tput, "samples/s"))
+            if self.flops_per_sample:
+                out.append(Metric("achieved_flops", self.flops_per_sample * tput, "FLOP/s"))
+        if self.flops_per_sample:
+            out.append(Metric("flops_per_sample", self.flops_per_sample, "FLOP"))
+        f = self.fidelity
+        if f is not None:
+            out += [
+                Metric("fidelity_samples", float(f.samples), "count"),
+                Metric("fidelity_max_abs_err", f.max_abs_err, "abs"),
+                Metric("fidelity_mean_abs_err", f.mean_abs_err, "abs"),
+                Metric("fidelity_cosine", f.cosine, "ratio"),
+            ]
+            if f.top1_agreement is not None:
+                out.append(Metric("fidelity_top1_agreement", f.top1_agreement, "ratio"))
+        return out

@@ -1,0 +1,174 @@
+"""Carry out one RunSpec: probe, build, reference, prepare, measure, check fidelity."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from flagbench.contracts import Case, Probe, Session, Workload
+from flagbench.environment import host_facts
+from flagbench.errors import FlagbenchError
+from flagbench.fidelity import Fidelity, compare_outputs
+from flagbench.measure import LoopProgress, measure_latency
+from flagbench.plugins import Registry
+from flagbench.result import RunResult, Status
+from flagbench.spec import RunSpec
+from flagbench.weights import apply_state_dict, file_digest, load_state_dict
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+log = logging.getLogger(__name__)
+
+#: Seed of the fidelity inputs: fixed, and apart from the timing inputs' seed.
+FIDELITY_SEED = 10_000
+#: Fidelity compares at least this many samples (several batches when the batch is small),
+#: so that top-1 agreement is a fraction and not a coin toss.
+FIDELITY_MIN_SAMPLES = 8
+
+Phase = Callable[[str, str], None]
+
+
+def _quiet(_phase: str, _detail: str) -> None:
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _as_arrays(outputs: Any) -> list[np.ndarray]:
+    import torch
+
+    items = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    return [t.detach().to("cpu", torch.float32).numpy() for t in items]
+
+
+def _concat(batches: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
+    import numpy as np
+
+    return [np.concatenate([b[i] for b in batches]) for i in range(len(batches[0]))]
+
+
+def _reference(
+    model: torch.nn.Module, inputs: Sequence[tuple[torch.Tensor, ...]]
+) -> tuple[list[np.ndarray], float]:
+    """Float32 CPU outputs of the untouched model, and FLOPs per sample counted by torch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    outs = []
+    flops = 0.0
+    with torch.inference_mode():
+        for i, batch in enumerate(inputs):
+            if i == 0:
+                with FlopCounterMode(display=False) as counter:
+                    outs.append(_as_arrays(model(*batch)))
+                flops = counter.get_total_flops() / batch[0].shape[0]
+            else:
+                outs.append(_as_arrays(model(*batch)))
+    return _concat(outs), float(flops)
+
+
+def _fidelity(
+    session: Session, case: Case, inputs: Sequence[tuple[torch.Tensor, ...]],
+    reference: list[np.ndarray],
+) -> Fidelity:
+    outs = []
+    for batch in inputs:
+        result = session.run(session.load(batch))
+        session.synchronize()
+        outs.append(session.to_numpy(result))
+    return compare_outputs(reference, _concat(outs), classification=case.task == "classification")
+
+
+class Runner:
+    """Runs specs one after another, probing each vendor once."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._probes: dict[str, Probe] = {}
+
+    def probe(self, vendor_name: str) -> Probe:
+        """The vendor's probe, cached for the life of the runner."""
+        if vendor_name not in self._probes:
+            self._probes[vendor_name] = self._registry.vendor(vendor_name).probe()
+        return self._probes[vendor_name]
+
+    def run(self, spec: RunSpec, phase: Phase = _quiet) -> RunResult:
+        """Run one spec; every outcome comes back as a RunResult, Ctrl-C as ``interrupted``."""
+        started = _now()
+        environment: dict[str, Any] = {"host": host_facts()}
+
+        def ended(status: Status, reason: str) -> RunResult:
+            return RunResult(spec, status, started, _now(), reason=reason,
+                             environment=environment)
+
+        try:
+            probe = self.probe(spec.vendor)
+            environment["versions"] = dict(probe.versions)
+            environment["devices"] = list(probe.devices)
+            if not probe.available:
+                return ended(Status.SKIPPED, probe.reason)
+            if spec.precision not in probe.precisions:
+                why = probe.unsupported.get(spec.precision) or (
+                    f"offers {', '.join(probe.precisions) or 'no precision'} here"
+                )
+                return ended(Status.SKIPPED, f"{spec.vendor} cannot run {spec.precision}: {why}")
+            return self._measure(spec, probe, started, environment, phase)
+        except FlagbenchError as exc:
+            return ended(Status.FAILED, str(exc))
+        except Exception as exc:  # a vendor's bug becomes a failed run, the matrix goes on
+            log.debug("run %s failed", spec.label, exc_info=True)
+            return ended(Status.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        except KeyboardInterrupt:
+            return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+
+    def _measure(self, spec: RunSpec, probe: Probe, started: datetime,
+                 environment: dict[str, Any], phase: Phase) -> RunResult:
+        vendor = self._registry.vendor(spec.vendor)
+        case = self._registry.case(spec.case)
+        clock = time.perf_counter
+
+        phase("build", "building the model")
+        t0 = clock()
+        model = case.build_model()
+        if spec.weights:
+            apply_state_dict(model, load_state_dict(spec.weights), spec.weights)
+            environment["weights"] = {"path": spec.weights, "sha256": file_digest(spec.weights)}
+        else:
+            environment["weights"] = {"path": None, "note": "random, seeded"}
+        build_s = clock() - t0
+
+        phase("reference", "float32 CPU reference")
+        batches = math.ceil(FIDELITY_MIN_SAMPLES / spec.batch_size)
+        fid_inputs = [case.make_inputs(spec.batch_size, FIDELITY_SEED + i) for i in range(batches)]
+        reference, flops = _reference(model, fid_inputs)
+
+        phase("prepare", f"preparing on {spec.vendor}")
+        t0 = clock()
+        session = vendor.prepare(Workload(case=case, spec=spec, model=model))
+        setup_s = clock() - t0
+        environment["build_s"] = build_s
+        try:
+            loaded = session.load(case.make_inputs(spec.batch_size, spec.seed))
+
+            def loop(p: LoopProgress) -> None:
+                phase(p.phase, f"{p.iterations} iterations, {p.elapsed_s:.1f} s")
+
+            phase("warmup", "warming up")
+            measurement = measure_latency(session, loaded, spec.measure, loop)
+            phase("fidelity", "checking outputs against the reference")
+            fidelity = _fidelity(session, case, fid_inputs, reference)
+        finally:
+            session.close()
+        return RunResult(
+            spec, Status.OK, started, _now(),
+            measurement=measurement, fidelity=fidelity, actual=session.actual,
+            setup_s=setup_s, flops_per_sample=flops or None, environment=environment,
+        )

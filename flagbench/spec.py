@@ -1,0 +1,86 @@
+"""What to run: immutable, self-validating run specifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flagbench.errors import FlagbenchError
+
+#: Precisions flagbench knows by name; a vendor says which of them it can run.
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16", "bf16", "int8")
+
+#: Scenarios in MLPerf's terms; only single-stream latency is measured so far.
+SCENARIOS: tuple[str, ...] = ("latency",)
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How long to warm up and measure, and when to stop."""
+
+    # One second of warm-up lets allocators, caches and lazy init settle; at least
+    # two iterations because the first is routinely several times slower.
+    warmup_s: float = 1.0
+    min_warmup_iters: int = 2
+    # Ten iterations is the least that gives a meaningful p90; two seconds spans
+    # several scheduler and frequency-governor periods.
+    min_iters: int = 10
+    min_time_s: float = 2.0
+    # Twenty seconds bounds a run (plus set-up) under half a minute here even when
+    # the confidence target is never met.
+    max_time_s: float = 20.0
+    # Stop once the 95% confidence interval of the median is within ±1% of it.
+    target_ci: float = 0.01
+    # Bounds memory for microsecond-scale cases.
+    max_iters: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if self.warmup_s < 0:
+            raise FlagbenchError(f"warm-up must be 0 s or more, got {self.warmup_s:g}")
+        if self.min_time_s < 0:
+            raise FlagbenchError(f"min-time must be 0 s or more, got {self.min_time_s:g}")
+        if self.max_time_s <= 0:
+            raise FlagbenchError(f"max-time must be above 0 s, got {self.max_time_s:g}")
+        if self.min_time_s > self.max_time_s:
+            raise FlagbenchError(
+                f"min-time ({self.min_time_s:g} s) is above max-time ({self.max_time_s:g} s)"
+            )
+        if self.min_iters < 1 or self.min_warmup_iters < 0:
+            raise FlagbenchError("iteration counts must be positive")
+        if self.max_iters < self.min_iters:
+            raise FlagbenchError("max-iters must be at least min-iters")
+        if not 0 <= self.target_ci < 1:
+            raise FlagbenchError(f"target CI must be in [0, 1), got {self.target_ci:g}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the matrix: a vendor running a case at one batch size and precision."""
+
+    vendor: str
+    case: str
+    batch_size: int = 1
+    precision: str = "fp32"
+    scenario: str = "latency"
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    weights: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.vendor or not self.case:
+            raise FlagbenchError("a run needs a vendor and a case")
+        if self.batch_size < 1:
+            raise FlagbenchError(f"batch size must be 1 or more, got {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise FlagbenchError(
+                f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
+        if self.scenario not in SCENARIOS:
+            raise FlagbenchError(
+                f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}"
+            )
+
+    @property
+    def label(self) -> str:
+        """A short human name for progress lines."""
+        return f"{self.vendor} × {self.case} bs{self.batch_size} {self.precision}"

@@ -1,0 +1,77 @@
+"""Where the database is: ``--db``, then ``FLAGBENCH_DB``, then the user's data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flagbench.errors import FlagbenchError
+
+ENV_VAR = "FLAGBENCH_DB"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def default_db_path() -> Path:
+    """``flagbench.db`` in the platform's per-user data directory."""
+    from platformdirs import user_data_path
+
+    return user_data_path("flagbench", appauthor=False) / "flagbench.db"
+
+
+@dataclass(frozen=True)
+class DatabaseLocation:
+    """A resolved database: its SQLAlchemy URL and, for SQLite files, the path."""
+
+    url: str
+    path: Path | None
+    label: str
+    """How to show it to users: never with a password."""
+
+
+def resolve(db: str | None) -> DatabaseLocation:
+    """Turn ``--db`` (a path or any SQLAlchemy URL), the environment or the default into a URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    raw = db or os.environ.get(ENV_VAR) or ""
+    if not raw:
+        path = default_db_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return DatabaseLocation(f"sqlite:///{path}", path, str(path))
+    if "://" not in raw:
+        path = Path(raw).expanduser().absolute()
+        return DatabaseLocation(f"sqlite:///{path}", path, str(path))
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise FlagbenchError(f"not a database path or SQLAlchemy URL: {raw!r}") from None
+    label = url.render_as_string(hide_password=True)
+    path = None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).expanduser().absolute()
+    return DatabaseLocation(url.render_as_string(hide_password=False), path, label)
+
+
+def check_sqlite_file(loc: DatabaseLocation, create: bool) -> None:
+    """Refuse, before touching anything, a SQLite path that cannot be or is not a database."""
+    path = loc.path
+    if path is None:
+        return
+    if path.is_dir():
+        raise FlagbenchError(f"database path {path} is a directory")
+    if not path.exists():
+        if not create:
+            raise FlagbenchError(f"no database at {path}; `flagbench run` creates one")
+        parent = path.parent
+        if not parent.is_dir():
+            raise FlagbenchError(f"directory {parent} for the database does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise FlagbenchError(f"directory {parent} for the database is not writable")
+        return
+    if not os.access(path, os.R_OK) or (create and not os.access(path, os.W_OK)):
+        raise FlagbenchError(f"database {path} is not {'writable' if create else 'readable'}")
+    with open(path, "rb") as f:
+        head = f.read(len(_SQLITE_MAGIC))
+    if head and head != _SQLITE_MAGIC:
+        raise FlagbenchError(f"{path} is not a SQLite database")

@@ -1,0 +1,200 @@
+"""Write RunResults and read them back; every write is one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from flagbench import __version__
+from flagbench.environment import host_key
+from flagbench.errors import FlagbenchError
+from flagbench.result import RunResult
+from flagbench.store import location, migrate
+from flagbench.store.schema import HostRow, LatencySampleRow, MetricRow, RunRow, TagRow
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as read back from the store: plain values, detached from any session."""
+
+    id: int
+    uid: str
+    vendor: str
+    case: str
+    scenario: str
+    batch_size: int
+    precision: str
+    status: str
+    reason: str
+    stop_rule: str | None
+    started_at: datetime
+    finished_at: datetime
+    hostname: str
+    spec: dict[str, Any]
+    actual: dict[str, Any] | None
+    environment: dict[str, Any]
+    host_facts: dict[str, Any]
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def metric(self, name: str) -> float | None:
+        """A metric's value, or None when the run has none of that name."""
+        return self.metrics.get(name)
+
+
+def _utc(dt: datetime) -> datetime:
+    # SQLite drops the zone on the way back; every stored time is UTC.
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _spec_dict(result: RunResult) -> dict[str, Any]:
+    spec = dataclasses.asdict(result.spec)
+    spec["tags"] = dict(result.spec.tags)
+    return spec
+
+
+def _to_stored(row: RunRow) -> StoredRun:
+    return StoredRun(
+        id=row.id, uid=row.uid, vendor=row.vendor, case=row.case, scenario=row.scenario,
+        batch_size=row.batch_size, precision=row.precision, status=row.status,
+        reason=row.reason, stop_rule=row.stop_rule, started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at), hostname=row.host.hostname, spec=row.spec,
+        actual=row.actual, environment=row.environment, host_facts=row.host.facts,
+        metrics={m.name: m.value for m in row.metrics},
+        units={m.name: m.unit for m in row.metrics},
+        tags={t.key: t.value for t in row.tags},
+    )
+
+
+class Store:
+    """flagbench's results database behind any SQLAlchemy URL."""
+
+    def __init__(self, engine: Engine, label: str) -> None:
+        self.engine = engine
+        self.label = label
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, db: str | None, create: bool = True) -> Store:
+        """Open (and create or migrate) the database; a FlagbenchError if it cannot be used."""
+        loc = location.resolve(db)
+        location.check_sqlite_file(loc, create=create)
+        try:
+            engine = create_engine(loc.url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise FlagbenchError(f"cannot use database {loc.label}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            migrate.upgrade(engine, loc.label)
+        except (DatabaseError, OperationalError) as exc:
+            engine.dispose()
+            detail = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            raise FlagbenchError(f"cannot use database {loc.label}: {detail}") from None
+        except FlagbenchError:
+            engine.dispose()
+            raise
+        return cls(engine, loc.label)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    def _host(self, session: Session, facts: dict[str, Any], when: datetime) -> HostRow:
+        key = host_key(facts)
+        host = session.scalar(select(HostRow).where(HostRow.key == key))
+        if host is None:
+            host = HostRow(key=key, hostname=str(facts.get("hostname", "?")), facts=facts,
+                           first_seen=when)
+            session.add(host)
+            session.flush()
+        return host
+
+    def save(self, result: RunResult) -> int:
+        """Store a run with its metrics, tags and raw samples in one transaction; its id."""
+        env = dict(result.environment)
+        facts = dict(env.pop("host", {}))
+        m = result.measurement
+        with self._sessions.begin() as session:
+            host = self._host(session, facts, result.started_at)
+            row = RunRow(
+                uid=str(uuid.uuid4()), host_id=host.id, vendor=result.spec.vendor,
+                case=result.spec.case, scenario=result.spec.scenario,
+                batch_size=result.spec.batch_size, precision=result.spec.precision,
+                status=result.status.value, reason=result.reason,
+                stop_rule=m.stop_rule if m else None,
+                started_at=result.started_at, finished_at=result.finished_at,
+                spec=_spec_dict(result),
+                actual=dataclasses.asdict(result.actual) if result.actual else None,
+                environment=env, flagbench_version=__version__,
+            )
+            row.metrics = [
+                MetricRow(name=x.name, value=_finite_or_none(x.value), unit=x.unit)
+                for x in result.metrics()
+            ]
+            row.tags = [TagRow(key=k, value=v) for k, v in result.spec.tags]
+            session.add(row)
+            session.flush()
+            if m is not None:
+                session.execute(
+                    insert(LatencySampleRow),
+                    [{"run_id": row.id, "idx": i, "seconds": s} for i, s in enumerate(m.samples)],
+                )
+            return row.id
+
+    def runs(self, limit: int | None = None, vendor: str | None = None,
+             case: str | None = None) -> list[StoredRun]:
+        """Runs, newest first, optionally filtered."""
+        query = (
+            select(RunRow)
+            .options(selectinload(RunRow.metrics), selectinload(RunRow.tags),
+                     selectinload(RunRow.host))
+            .order_by(RunRow.id.desc())
+        )
+        if vendor:
+            query = query.where(RunRow.vendor == vendor)
+        if case:
+            query = query.where(RunRow.case == case)
+        if limit:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            return [_to_stored(r) for r in session.scalars(query)]
+
+    def run(self, run_id: int) -> StoredRun:
+        """One run by id, or a FlagbenchError naming the id."""
+        with self._sessions() as session:
+            row = session.get(RunRow, run_id, options=[
+                selectinload(RunRow.metrics), selectinload(RunRow.tags),
+                selectinload(RunRow.host)])
+            if row is None:
+                raise FlagbenchError(f"no run with id {run_id} in {self.label}")
+            return _to_stored(row)
+
+    def samples(self, run_id: int) -> Sequence[float]:
+        """The raw per-iteration latencies of a run, in order."""
+        with self._sessions() as session:
+            q = (select(LatencySampleRow.seconds).where(LatencySampleRow.run_id == run_id)
+                 .order_by(LatencySampleRow.idx))
+            return list(session.scalars(q))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    # Wait for another writer rather than fail at once.
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

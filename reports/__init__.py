@@ -1,0 +1,1 @@
+"""Jinja templates of flagbench's HTML reports, loaded as package resources."""

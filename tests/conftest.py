@@ -1,0 +1,53 @@
+"""Shared fixtures: small real objects (a tiny case, temporary databases), no mocks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+PLUGIN_SITE = Path(__file__).parent / "plugin_site"
+
+
+@pytest.fixture
+def plugin_site(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Install the test plugins (a tiny case and broken plugins) for in-process discovery."""
+    monkeypatch.syspath_prepend(str(PLUGIN_SITE))
+    return PLUGIN_SITE
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A path for a fresh SQLite database."""
+    return tmp_path / "results.db"
+
+
+def _flagbench(*args: str, env: dict[str, str] | None = None,
+               plugins: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.pop("FLAGBENCH_DB", None)
+    if plugins:
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PLUGIN_SITE), full_env.get("PYTHONPATH", "")) if p
+        )
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "flagbench", *args],
+        capture_output=True, text=True, env=full_env, timeout=600,
+    )
+
+
+@pytest.fixture
+def flagbench() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real CLI in a child process, as a user would (test plugins installed)."""
+    return _flagbench
+
+
+@pytest.fixture
+def quick() -> list[str]:
+    """Measurement options that keep test runs short."""
+    return ["--warmup", "0.05", "--min-time", "0.2", "--max-time", "1", "--min-iters", "5"]

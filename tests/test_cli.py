@@ -1,0 +1,210 @@
+"""The CLI end to end, in child processes, against temporary databases."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from flagbench.store import Store
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_run_resnet50_and_tiny_case_then_report(flagbench, quick, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp,resnet50", "--db", str(db),
+                    "--tag", "purpose=<script>alert(1)</script>", *quick)
+    assert out.returncode == 0, out.stderr
+    assert "cpu × resnet50 bs1 fp32: ok" in out.stdout
+    assert "results" in out.stdout and "p50 ms" in out.stdout
+
+    store = Store.open(str(db), create=False)
+    runs = {r.case: r for r in store.runs()}
+    assert set(runs) == {"tiny-mlp", "resnet50"}
+    r50 = runs["resnet50"]
+    assert r50.status == "ok" and r50.stop_rule in {"ci_reached", "max_time"}
+    assert r50.metric("iterations") >= 5
+    assert len(store.samples(r50.id)) == r50.metric("iterations")
+    assert r50.metric("latency_p50_s") is None  # the median is named latency_median_s
+    assert 0 < r50.metric("latency_median_s") <= r50.metric("latency_p99_s")
+    assert r50.metric("fidelity_cosine") == pytest.approx(1.0)
+    assert r50.metric("fidelity_top1_agreement") == 1.0
+    assert r50.metric("flops_per_sample") == pytest.approx(8.18e9, rel=0.01)
+    assert r50.actual["threads"] == torch.get_num_threads()
+    assert r50.environment["versions"]["torch"] == torch.__version__
+    assert r50.tags == {"purpose": "<script>alert(1)</script>"}
+    store.close()
+
+    html = tmp_path / "r.html"
+    rep = flagbench("report", "--db", str(db), "--out", str(html))
+    assert rep.returncode == 0, rep.stderr
+    page = html.read_text()
+    assert page.count('<tr class="run"') == 2
+    assert "resnet50" in page and "tiny-mlp" in page and "top-1 100%" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+    hist = flagbench("history", "--db", str(db))
+    assert hist.returncode == 0 and "resnet50" in hist.stdout and "tiny-mlp" in hist.stdout
+    show = flagbench("show", str(r50.id), "--db", str(db))
+    assert show.returncode == 0 and "latency_median_s" in show.stdout
+    assert "cpu_model" in show.stdout
+
+
+def test_unavailable_and_crashing_vendors_do_not_stop_the_matrix(flagbench, quick,
+                                                                tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    out = flagbench("run", "--vendor", "absent-hw,crashing,cpu", "--case", "tiny-mlp",
+                    "--db", str(db), *quick)
+    assert out.returncode == 1, out.stderr  # a failed run makes the exit code non-zero
+    store = Store.open(str(db), create=False)
+    runs = {r.vendor: r for r in store.runs()}
+    store.close()
+    assert runs["absent-hw"].status == "skipped"
+    assert runs["absent-hw"].reason == "no AbsentHW accelerator found (driver not loaded)"
+    assert runs["crashing"].status == "failed"
+    assert "fake compiler crashed" in runs["crashing"].reason
+    assert runs["cpu"].status == "ok"
+    html = tmp_path / "m.html"
+    assert flagbench("report", "--db", str(db), "--out", str(html)).returncode == 0
+    page = html.read_text()
+    assert "no AbsentHW accelerator found" in page and "status-failed" in page
+
+
+def test_weights_are_loaded_and_recorded(flagbench, quick, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent / "plugin_site"))
+    try:
+        from flagbench_testplugins.tiny import TinyMlpCase
+    finally:
+        sys.path.pop(0)
+    model = TinyMlpCase().build_model()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(-2.0)
+    ckpt = tmp_path / "tiny.pt"
+    torch.save({"state_dict": model.state_dict()}, ckpt)
+    db = tmp_path / "w.db"
+    out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--weights", str(ckpt),
+                    "--db", str(db), *quick)
+    assert out.returncode == 0, out.stderr
+    store = Store.open(str(db), create=False)
+    (run,) = store.runs()
+    store.close()
+    assert run.spec["weights"] == str(ckpt)
+    assert run.environment["weights"]["sha256"] == _digest(ckpt)
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database holding one run, to check that bad input leaves it unchanged."""
+    db = tmp_path_factory.mktemp("seeded") / "seeded.db"
+    Store.open(str(db)).close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from alembic_version").fetchone() == (1,)
+    return db
+
+
+def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
+    text = tmp / "notes.txt"
+    text.write_text("not a database\n")
+    bad_ckpt = tmp / "bad.pt"
+    bad_ckpt.write_bytes(b"garbage")
+    wrong_ckpt = tmp / "wrong.pt"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, wrong_ckpt)
+    run = ["run", "--db", str(db)]
+    return [
+        ([*run, "--vendor", "cpux", "--case", "resnet50"], "unknown vendor 'cpux'; did you mean cpu"),
+        ([*run, "--vendor", "cpu", "--case", "resnet5"], "did you mean resnet50"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--batch-size", "0"], "batch size must be 1"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--batch-size", "-4"], "batch size must be 1"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--batch-size", "two"], "'two' is not valid"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--batch-size", "1,,2"], "empty items"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--min-time", "9", "--max-time", "3"],
+         "min-time (9 s) is above max-time (3 s)"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--precision", "fp8"], "unknown precision"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--weights", str(tmp / "nope.pt")],
+         "does not exist"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--weights", str(bad_ckpt)],
+         "could not be loaded"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--weights", str(wrong_ckpt)],
+         "does not fit the model"),
+        ([*run, "--vendor", "broken-import", "--case", "resnet50"], "is broken"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--tag", "novalue"], "expected key=value"),
+        ([*run, "--vendor", "cpu,cpu", "--case", "resnet50"], "listed twice"),
+        ([*run, "--vendor", "cpu"], "Missing option '--case'"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--bogus"], "No such option"),
+        (["run", "--vendor", "cpu", "--case", "resnet50", "--db", str(tmp / "no" / "x.db")],
+         "does not exist"),
+        (["run", "--vendor", "cpu", "--case", "tiny-mlp", "--db", str(text)],
+         "is not a SQLite database"),
+        (["report", "--db", str(tmp / "absent.db")], "no database at"),
+        (["report", "--db", str(db), "--out", str(tmp / "no" / "r.html")], "does not exist"),
+        (["show", "999", "--db", str(db)], "no run with id 999"),
+        (["history", "--db", str(db), "--limit", "0"], "--limit"),
+    ]
+
+
+def test_bad_input_is_one_line_exit_2_and_leaves_the_database(flagbench, seeded_db: Path,
+                                                              tmp_path: Path) -> None:
+    before = _digest(seeded_db)
+    for args, message in _bad_inputs(tmp_path, seeded_db):
+        out = flagbench(*args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2, (args, out.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, out.stderr)
+        assert message in lines[0], (args, lines[0])
+        assert "Traceback" not in out.stderr
+    assert _digest(seeded_db) == before
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_unwritable_database_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from flagbench import cli
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path
+                        else real_access(p, mode))
+    monkeypatch.setattr(sys, "argv", ["flagbench", "run", "--vendor", "cpu", "--case",
+                                      "resnet50", "--db", str(tmp_path / "x.db")])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: directory {tmp_path} for the database is not writable")
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["list", "cases"]])
+def test_startup_commands_do_not_import_torch(args: list[str]) -> None:
+    code = (
+        "import sys; from flagbench.cli import cli; "
+        f"rc = cli.main({args!r}, standalone_mode=False); "
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "NO-TORCH"
+
+
+def test_list_shows_broken_plugins_without_failing(flagbench) -> None:
+    out = flagbench("list")
+    assert out.returncode == 0, out.stderr
+    assert "broken-import" in out.stdout and "broken" in out.stdout
+    assert "tiny-mlp" in out.stdout and "resnet50" in out.stdout and "cpu" in out.stdout
+
+
+def test_python_dash_m_and_version(flagbench) -> None:
+    out = flagbench("--version")
+    assert out.returncode == 0 and "flagbench" in out.stdout

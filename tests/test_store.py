@@ -1,0 +1,136 @@
+"""The store: round trip of every status, refusals that leave files untouched, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from flagbench.contracts import ActualRun
+from flagbench.environment import host_facts
+from flagbench.errors import FlagbenchError
+from flagbench.fidelity import Fidelity
+from flagbench.result import Measurement, RunResult, Status
+from flagbench.spec import RunSpec
+from flagbench.stats import summarize
+from flagbench.store import Store
+from flagbench.store.location import ENV_VAR, resolve
+from flagbench.store.migrate import head_revision
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def _ok_result(samples: tuple[float, ...] = (0.010, 0.012, 0.011, 0.013)) -> RunResult:
+    spec = RunSpec(vendor="cpu", case="resnet50", batch_size=2, tags=(("team", "a"),))
+    m = Measurement(samples=samples, stats=summarize(samples), stop_rule="ci_reached",
+                    warmup_iters=3, warmup_s=0.05, first_iter_s=0.02, loop_s=sum(samples))
+    return RunResult(
+        spec, Status.OK, T0, T0 + timedelta(seconds=5), measurement=m,
+        fidelity=Fidelity(samples=8, max_abs_err=1e-6, mean_abs_err=1e-7, cosine=math.nan,
+                          top1_agreement=1.0),
+        actual=ActualRun(device="cpu", precision="fp32", threads=2),
+        setup_s=0.3, flops_per_sample=8e9,
+        environment={"host": host_facts(), "versions": {"torch": "x"}},
+    )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_round_trip_ok_run(db_path: Path) -> None:
+    store = Store.open(str(db_path))
+    result = _ok_result()
+    run_id = store.save(result)
+    back = store.run(run_id)
+    assert (back.vendor, back.case, back.batch_size, back.status) == ("cpu", "resnet50", 2, "ok")
+    assert back.metric("latency_median_s") == pytest.approx(result.measurement.stats.median)
+    assert back.metric("throughput_sps") == pytest.approx(2 * 4 / sum(result.measurement.samples))
+    assert back.metric("fidelity_cosine") is None  # NaN is kept as NULL, not as a number
+    assert back.tags == {"team": "a"}
+    assert back.actual == {"device": "cpu", "precision": "fp32", "threads": 2, "details": {}}
+    assert back.started_at == T0
+    assert back.host_facts["hostname"] == host_facts()["hostname"]
+    assert list(store.samples(run_id)) == list(result.measurement.samples)
+    store.close()
+
+
+def test_skipped_and_failed_runs_are_stored(db_path: Path) -> None:
+    store = Store.open(str(db_path))
+    spec = RunSpec(vendor="cpu", case="resnet50")
+    for status in (Status.SKIPPED, Status.FAILED, Status.INTERRUPTED):
+        store.save(RunResult(spec, status, T0, T0, reason=f"because {status.value}",
+                             environment={"host": host_facts()}))
+    runs = store.runs()
+    assert [r.status for r in runs] == ["interrupted", "failed", "skipped"]  # newest first
+    assert runs[1].reason == "because failed" and runs[1].metrics == {}
+    assert len(store.runs(limit=2)) == 2
+    assert store.runs(case="bert") == []
+
+
+def test_one_host_row_per_machine(db_path: Path) -> None:
+    store = Store.open(str(db_path))
+    store.save(_ok_result())
+    store.save(_ok_result())
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("select count(*) from hosts").fetchone() == (1,)
+        assert conn.execute("select count(*) from latency_samples").fetchone() == (8,)
+
+
+def test_schema_is_versioned_with_alembic(db_path: Path) -> None:
+    Store.open(str(db_path)).close()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("select version_num from alembic_version").fetchone() == (
+            head_revision(),)
+
+
+def test_refuses_newer_schema_untouched(db_path: Path) -> None:
+    Store.open(str(db_path)).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("update alembic_version set version_num = '9999'")
+    before = _digest(db_path)
+    with pytest.raises(FlagbenchError, match="newer flagbench"):
+        Store.open(str(db_path))
+    assert _digest(db_path) == before
+
+
+def test_refuses_foreign_sqlite_database(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("create table payroll (name text)")
+    before = _digest(db_path)
+    with pytest.raises(FlagbenchError, match="not a flagbench database"):
+        Store.open(str(db_path))
+    assert _digest(db_path) == before
+
+
+def test_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("these are notes, not a database\n" * 10)
+    with pytest.raises(FlagbenchError, match="not a SQLite database"):
+        Store.open(str(junk))
+    assert junk.read_text().startswith("these are notes")
+
+
+def test_missing_directory_and_missing_database(tmp_path: Path) -> None:
+    with pytest.raises(FlagbenchError, match="does not exist"):
+        Store.open(str(tmp_path / "nowhere" / "x.db"))
+    with pytest.raises(FlagbenchError, match="no database at"):
+        Store.open(str(tmp_path / "absent.db"), create=False)
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_url_env_and_password_hiding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env.db"))
+    assert resolve(None).path == tmp_path / "env.db"
+    assert resolve(str(tmp_path / "flag.db")).path == tmp_path / "flag.db"  # --db wins
+    loc = resolve("postgresql+psycopg://bench:s3cret@db.example/flagbench")
+    assert "s3cret" not in loc.label and loc.path is None
+    url_store = Store.open(f"sqlite:///{tmp_path / 'url.db'}")
+    assert url_store.label.endswith("url.db")
+    url_store.close()
+    with pytest.raises(FlagbenchError, match="cannot use database nope://"):
+        Store.open("nope://host/db")

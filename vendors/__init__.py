@@ -1,0 +1,1 @@
+"""First-party vendor adapters; each registers through the ``flagbench.vendors`` entry points."""
