@@ -1,1 +1,1 @@
-"""Standard cases shipped with flagbench; each registers through the ``flagbench.cases`` entry points."""
+"""Standard cases shipped with flagbench, registered through ``flagbench.cases`` entry points."""

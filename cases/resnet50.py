@@ -40,7 +40,8 @@ def _build(num_classes: int = NUM_CLASSES) -> torch.nn.Module:
             out = self.relu(self.bn1(self.conv1(x)))
             out = self.relu(self.bn2(self.conv2(out)))
             out = self.bn3(self.conv3(out))
-            return self.relu(out + identity)
+            result: Tensor = self.relu(out + identity)
+            return result
 
     class ResNet50(nn.Module):
         def __init__(self) -> None:
@@ -74,8 +75,11 @@ def _build(num_classes: int = NUM_CLASSES) -> torch.nn.Module:
 
         def forward(self, x: Tensor) -> Tensor:
             x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
+            for i in range(len(_STAGES)):
+                stage: nn.Module = getattr(self, f"layer{i + 1}")
+                x = stage(x)
+            logits: Tensor = self.fc(self.avgpool(x).flatten(1))
+            return logits
 
     return ResNet50()
 

@@ -22,7 +22,9 @@ EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
 
-_DB_HELP = "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
+_DB_HELP = (
+    "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
+)
 
 
 def _split(value: str, option: str, convert: Callable[[str], T]) -> tuple[T, ...]:
@@ -76,7 +78,8 @@ def cli(verbose: int) -> None:
 @cli.command()
 @click.option("--vendor", "vendors", required=True, help="Vendor(s), comma-separated.")
 @click.option("--case", "cases", required=True, help="Case(s), comma-separated.")
-@click.option("--batch-size", default="1", show_default=True, help="Batch size(s), comma-separated.")
+@click.option("--batch-size", default="1", show_default=True,
+              help="Batch size(s), comma-separated.")
 @click.option("--precision", default="fp32", show_default=True,
               help="Precision(s), comma-separated: fp32, tf32, fp16, bf16, int8.")
 @click.option("--warmup", type=float, default=1.0, show_default=True, help="Warm-up seconds.")
@@ -87,7 +90,8 @@ def cli(verbose: int) -> None:
 @click.option("--min-iters", type=int, default=10, show_default=True,
               help="Minimum timed iterations.")
 @click.option("--target-ci", type=float, default=0.01, show_default=True,
-              help="Stop once the median's 95%% CI is within ± this fraction (0: stop at minimums).")
+              help="Stop once the median's 95%% CI is within ± this fraction "
+              "(0: stop at the minimums).")
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
@@ -101,7 +105,7 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
     from flagbench.plugins import Registry
     from flagbench.result import Status
     from flagbench.runner import Runner
-    from flagbench.spec import MeasureConfig
+    from flagbench.spec import MeasureConfig, RunSpec
     from flagbench.store import Store
 
     case_names = _split(cases, "--case", str)
@@ -128,7 +132,11 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
     interrupted = False
     with console.progress_line(out) as show:
         for i, spec in enumerate(specs, 1):
-            result = runner.run(spec, lambda _p, d, i=i, spec=spec: show(i, len(specs), spec, d))
+
+            def phase(_phase: str, detail: str, i: int = i, spec: RunSpec = spec) -> None:
+                show(i, len(specs), spec, detail)
+
+            result = runner.run(spec, phase)
             ids.append(store.save(result))
             line = f"[{i}/{len(specs)}] {spec.label}: {result.status.value}"
             if result.measurement is not None:

@@ -28,7 +28,7 @@ class Request:
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
     if not values:
         raise FlagbenchError(f"no {what} given")
-    dupes = sorted({str(v) for v in values if values.count(v) > 1})  # type: ignore[arg-type]
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
     if dupes:
         raise FlagbenchError(f"{what} listed twice: {', '.join(dupes)}")
 

@@ -45,7 +45,8 @@ class Plugin:
 
 
 def _load(group: str, ep: EntryPoint) -> Plugin:
-    dist = ep.dist.name if getattr(ep, "dist", None) is not None else "?"
+    found_in = getattr(ep, "dist", None)
+    dist = found_in.name if found_in is not None else "?"
     base = {"group": group, "name": ep.name, "target": ep.value, "distribution": dist}
     try:
         factory = ep.load()

@@ -31,7 +31,10 @@ def test_run_resnet50_and_tiny_case_then_report(flagbench, quick, tmp_path: Path
     assert set(runs) == {"tiny-mlp", "resnet50"}
     r50 = runs["resnet50"]
     assert r50.status == "ok" and r50.stop_rule in {"ci_reached", "max_time"}
-    assert r50.metric("iterations") >= 5
+    if r50.stop_rule == "ci_reached":  # the minimums held
+        assert r50.metric("iterations") >= 5 and r50.metric("loop_s") >= 0.2
+    else:  # a loaded machine can hit the time limit first
+        assert r50.metric("loop_s") >= 1.0
     assert len(store.samples(r50.id)) == r50.metric("iterations")
     assert r50.metric("latency_p50_s") is None  # the median is named latency_median_s
     assert 0 < r50.metric("latency_median_s") <= r50.metric("latency_p99_s")

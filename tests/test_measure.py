@@ -65,7 +65,7 @@ def test_noisy_loop_stops_at_max_time() -> None:
     m = measure_latency(session, None, MeasureConfig(warmup_s=0.0, min_time_s=0.05,
                                                      max_time_s=0.3, target_ci=0.001))
     assert m.stop_rule == STOP_MAX_TIME
-    assert 0.3 <= m.loop_s < 0.4
+    assert m.loop_s >= 0.3 and m.stats.ci_rel_halfwidth > 0.001
 
 
 def test_target_zero_stops_at_minimums() -> None:
@@ -73,7 +73,8 @@ def test_target_zero_stops_at_minimums() -> None:
                         MeasureConfig(warmup_s=0.0, min_time_s=0.1, max_time_s=5.0,
                                       target_ci=0.0, min_iters=20))
     assert m.stop_rule == STOP_MIN
-    assert m.stats.n >= 20 and 0.1 <= m.loop_s < 0.2
+    assert m.stats.n >= 20 and m.loop_s >= 0.1
+    assert m.loop_s < 5.0  # stopped long before the maximum
 
 
 def test_max_iters_bounds_the_loop() -> None:
@@ -87,7 +88,8 @@ def test_warmup_is_time_based_with_minimum_count() -> None:
     m = measure_latency(BusySession(0.01), None,
                         MeasureConfig(warmup_s=0.1, min_warmup_iters=2, min_time_s=0.0,
                                       max_time_s=0.05, min_iters=1))
-    assert m.warmup_iters >= 9 and m.warmup_s >= 0.1
+    # Two iterations would take 20 ms: reaching 0.1 s shows that time governs.
+    assert m.warmup_s >= 0.1 and m.warmup_iters > 2
     m = measure_latency(BusySession(0.01), None,
                         MeasureConfig(warmup_s=0.0, min_warmup_iters=3, min_time_s=0.0,
                                       max_time_s=0.05, min_iters=1))

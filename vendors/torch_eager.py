@@ -101,7 +101,7 @@ class TorchEagerVendor:
                 "torch": torch.__version__,
                 "interop_threads": torch.get_num_interop_threads(),
                 "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                "mkldnn": torch.backends.mkldnn.is_available(),
+                "mkldnn": bool(torch.backends.mkldnn.is_available()),  # type: ignore[no-untyped-call]
                 "mode": "eager, inference_mode",
             },
         )

@@ -36,18 +36,18 @@ def resolve(db: str | None) -> DatabaseLocation:
 
     raw = db or os.environ.get(ENV_VAR) or ""
     if not raw:
-        path = default_db_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return DatabaseLocation(f"sqlite:///{path}", path, str(path))
+        default = default_db_path()
+        default.parent.mkdir(parents=True, exist_ok=True)
+        return DatabaseLocation(f"sqlite:///{default}", default, str(default))
     if "://" not in raw:
-        path = Path(raw).expanduser().absolute()
-        return DatabaseLocation(f"sqlite:///{path}", path, str(path))
+        given = Path(raw).expanduser().absolute()
+        return DatabaseLocation(f"sqlite:///{given}", given, str(given))
     try:
         url = make_url(raw)
     except ArgumentError:
         raise FlagbenchError(f"not a database path or SQLAlchemy URL: {raw!r}") from None
     label = url.render_as_string(hide_password=True)
-    path = None
+    path: Path | None = None
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         path = Path(url.database).expanduser().absolute()
     return DatabaseLocation(url.render_as_string(hide_password=False), path, label)
