@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flagbench.contracts import OnnxExport
+
 if TYPE_CHECKING:
     import torch
 
@@ -90,6 +92,7 @@ class ResNet50Case:
     name = "resnet50"
     description = "ResNet-50 v1.5 image classification, 3×224×224, 1000 classes"
     task = "classification"
+    onnx_export = OnnxExport(input_names=("image",), output_names=("logits",))
     #: Seed of the random weights used when no checkpoint is given.
     weight_seed = 0
 

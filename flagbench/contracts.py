@@ -78,6 +78,10 @@ class Session(Protocol):
     def close(self) -> None:
         """Release device resources."""
 
+    # Optional: ``time_one(loaded) -> float`` times one batch with the device's own timer
+    # (CUDA events) in seconds, run and synchronise included; used instead of the host clock.
+    # Optional: ``peak_memory_bytes() -> int | None``, peak device memory since prepare.
+
 
 @runtime_checkable
 class Vendor(Protocol):
@@ -91,6 +95,18 @@ class Vendor(Protocol):
 
     def prepare(self, workload: Workload) -> Session:
         """Build a session for the workload (compile, export, move); timed as set-up."""
+
+    # Optional: ``meters(workload) -> list[flagbench.energy.EnergyMeter]``, best first; the
+    # first that reads becomes the run's energy figure. Without meters energy is unavailable.
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """How a case exports to ONNX: tensor names and opset. Shapes are static per batch size."""
+
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    opset: int = 18
 
 
 @runtime_checkable
@@ -107,6 +123,9 @@ class Case(Protocol):
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
         """Make the same CPU float32 inputs for the same batch size and seed, every time."""
+
+    # Optional: ``onnx_export: OnnxExport`` names the tensors of an ONNX export; vendors that
+    # export use generic names (input_0, output_0, ...) without it.
 
 
 VENDOR_MEMBERS: tuple[str, ...] = ("name", "description", "probe", "prepare")

@@ -29,7 +29,7 @@ class ReportRow:
 
 
 def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value * 1e3:.3f}"
+    return "—" if value is None else f"{value * 1e3:.4g}"
 
 
 def _row(run: StoredRun) -> ReportRow:

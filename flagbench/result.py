@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flagbench.contracts import ActualRun
+from flagbench.energy import EnergyReading
 from flagbench.fidelity import Fidelity
 from flagbench.spec import RunSpec
 from flagbench.stats import LatencyStats
@@ -35,10 +36,18 @@ class Measurement:
     warmup_s: float
     first_iter_s: float
     loop_s: float
+    clock: str = "perf_counter"
+    energy: EnergyReading | None = None
+    energy_note: str = ""
+    """Why there is no energy reading, when there is none."""
+    host_rss_bytes: int | None = None
+    device_memory_peak_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
             raise ValueError("statistics do not describe the samples")
+        if self.energy is None and not self.energy_note:
+            raise ValueError("a measurement without energy must say why")
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,21 @@ class RunResult:
             out.append(Metric("throughput_sps", tput, "samples/s"))
             if self.flops_per_sample:
                 out.append(Metric("achieved_flops", self.flops_per_sample * tput, "FLOP/s"))
+            if m.host_rss_bytes is not None:
+                out.append(Metric("host_rss_bytes", float(m.host_rss_bytes), "B"))
+            if m.device_memory_peak_bytes is not None:
+                out.append(Metric("device_memory_peak_bytes", float(m.device_memory_peak_bytes),
+                                  "B"))
+            e = m.energy
+            if e is not None:
+                processed = self.spec.batch_size * s.n
+                out += [
+                    Metric("energy_j", e.joules, "J"),
+                    Metric("avg_power_w", e.avg_watts, "W"),
+                    Metric("energy_per_sample_j", e.joules / processed, "J/sample"),
+                ]
+                if e.joules > 0:
+                    out.append(Metric("samples_per_j", processed / e.joules, "samples/J"))
         if self.flops_per_sample:
             out.append(Metric("flops_per_sample", self.flops_per_sample, "FLOP"))
         f = self.fidelity

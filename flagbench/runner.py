@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -87,6 +88,18 @@ def _fidelity(
     return compare_outputs(reference, _concat(outs), classification=case.task == "classification")
 
 
+def _rss() -> int:
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
+def _call(obj: object, method: str) -> Any:
+    """Call an optional contract method, or None where the plugin does not have it."""
+    fn = getattr(obj, method, None)
+    return fn() if callable(fn) else None
+
+
 class Runner:
     """Runs specs one after another, probing each vendor once."""
 
@@ -151,10 +164,12 @@ class Runner:
         reference, flops = _reference(model, fid_inputs)
 
         phase("prepare", f"preparing on {spec.vendor}")
+        workload = Workload(case=case, spec=spec, model=model)
         t0 = clock()
-        session = vendor.prepare(Workload(case=case, spec=spec, model=model))
+        session = vendor.prepare(workload)
         setup_s = clock() - t0
         environment["build_s"] = build_s
+        meters = vendor.meters(workload) if hasattr(vendor, "meters") else []
         try:
             loaded = session.load(case.make_inputs(spec.batch_size, spec.seed))
 
@@ -162,11 +177,21 @@ class Runner:
                 phase(p.phase, f"{p.iterations} iterations, {p.elapsed_s:.1f} s")
 
             phase("warmup", "warming up")
-            measurement = measure_latency(session, loaded, spec.measure, loop)
+            measurement = measure_latency(session, loaded, spec.measure, loop, meters)
+            measurement = dataclasses.replace(
+                measurement, host_rss_bytes=_rss(),
+                device_memory_peak_bytes=_call(session, "peak_memory_bytes"),
+            )
             phase("fidelity", "checking outputs against the reference")
             fidelity = _fidelity(session, case, fid_inputs, reference)
         finally:
             session.close()
+        environment["clock"] = measurement.clock
+        e = measurement.energy
+        environment["energy"] = (
+            {"source": e.source, "scope": e.scope, "confidence": e.confidence}
+            if e is not None else {"available": False, "reason": measurement.energy_note}
+        )
         return RunResult(
             spec, Status.OK, started, _now(),
             measurement=measurement, fidelity=fidelity, actual=session.actual,

@@ -13,6 +13,12 @@ import pytest
 PLUGIN_SITE = Path(__file__).parent / "plugin_site"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep ONNX exports of the tests out of the user's cache (children inherit the env)."""
+    os.environ["FLAGBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture
 def plugin_site(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Install the test plugins (a tiny case and broken plugins) for in-process discovery."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flagbench.contracts import ActualRun
+from flagbench.energy import MEASURED, EnergyReading
 from flagbench.environment import host_facts
 from flagbench.errors import FlagbenchError
 from flagbench.fidelity import Fidelity
@@ -27,7 +28,9 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 def _ok_result(samples: tuple[float, ...] = (0.010, 0.012, 0.011, 0.013)) -> RunResult:
     spec = RunSpec(vendor="cpu", case="resnet50", batch_size=2, tags=(("team", "a"),))
     m = Measurement(samples=samples, stats=summarize(samples), stop_rule="ci_reached",
-                    warmup_iters=3, warmup_s=0.05, first_iter_s=0.02, loop_s=sum(samples))
+                    warmup_iters=3, warmup_s=0.05, first_iter_s=0.02, loop_s=sum(samples),
+                    energy=EnergyReading("fake_counter", "board", MEASURED, 4.0, 0.05),
+                    host_rss_bytes=1 << 30)
     return RunResult(
         spec, Status.OK, T0, T0 + timedelta(seconds=5), measurement=m,
         fidelity=Fidelity(samples=8, max_abs_err=1e-6, mean_abs_err=1e-7, cosine=math.nan,
@@ -51,6 +54,10 @@ def test_round_trip_ok_run(db_path: Path) -> None:
     assert back.metric("latency_median_s") == pytest.approx(result.measurement.stats.median)
     assert back.metric("throughput_sps") == pytest.approx(2 * 4 / sum(result.measurement.samples))
     assert back.metric("fidelity_cosine") is None  # NaN is kept as NULL, not as a number
+    assert back.metric("energy_j") == 4.0 and back.metric("avg_power_w") == pytest.approx(80.0)
+    assert back.metric("energy_per_sample_j") == pytest.approx(0.5)  # 4 J over 2 × 4 samples
+    assert back.metric("samples_per_j") == pytest.approx(2.0)
+    assert back.metric("host_rss_bytes") == float(1 << 30)
     assert back.tags == {"team": "a"}
     assert back.actual == {"device": "cpu", "precision": "fp32", "threads": 2, "details": {}}
     assert back.started_at == T0

@@ -1,7 +1,7 @@
 """PyTorch eager mode on a torch device, under ``inference_mode``.
 
-One adapter parameterised by device, so the path a GPU would take is the path tested on
-the CPU. Only the CPU vendor is registered so far.
+One adapter parameterised by device: the CPU vendor and the CUDA vendor share every line
+except the probe and the device timer, so the path a GPU takes is the path tested on the CPU.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flagbench.contracts import ActualRun, Probe, Workload
+from flagbench.energy import EnergyMeter
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+_DTYPES = {"fp32": "float32", "tf32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 class TorchSession:
@@ -40,11 +41,7 @@ class TorchSession:
             return self._model(*loaded)
 
     def synchronize(self) -> None:
-        """Eager CPU ops are synchronous; accelerator devices wait for their queue."""
-        if self._device != "cpu":
-            import torch
-
-            torch.accelerator.synchronize()
+        """Eager CPU ops are synchronous: nothing to wait for."""
 
     def to_numpy(self, outputs: Any) -> list[np.ndarray]:
         """Float32 host copies of the output tensor(s)."""
@@ -58,54 +55,91 @@ class TorchSession:
         del self._model
 
 
+class CudaTorchSession(TorchSession):
+    """The same session on a CUDA device: synchronises the device, times with CUDA events."""
+
+    def __init__(self, model: torch.nn.Module, device: str, dtype: torch.dtype,
+                 actual: ActualRun) -> None:
+        import torch
+
+        super().__init__(model, device, dtype, actual)
+        self._start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        self._end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def synchronize(self) -> None:
+        """Wait for the device's queue."""
+        import torch
+
+        torch.cuda.synchronize(self._device)
+
+    def time_one(self, loaded: tuple[torch.Tensor, ...]) -> float:
+        """Device time of one batch from CUDA events around it (seconds); the host clock
+        would add the Python side's launch and synchronisation latency."""
+        self._start.record()
+        self.run(loaded)
+        self._end.record()
+        self._end.synchronize()
+        return float(self._start.elapsed_time(self._end)) / 1e3
+
+    def peak_memory_bytes(self) -> int:
+        """Peak device memory allocated by torch since the session was prepared."""
+        import torch
+
+        return int(torch.cuda.max_memory_allocated(self._device))
+
+
 class TorchEagerVendor:
-    """Shared adapter; subclasses fix the device."""
+    """Shared adapter; subclasses fix the device and say what it offers."""
 
     name = "torch"
     description = "PyTorch eager"
     device = "cpu"
 
     def probe(self) -> Probe:
-        """Available when torch imports; precisions by what the CPU supports natively."""
+        """Subclasses say whether the device is here; this base only checks torch."""
         try:
             import torch
         except Exception as exc:  # probe never raises
             return Probe(False, f"torch cannot be imported: {exc}")
-        precisions = ["fp32"]
-        unsupported = {}
-        if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-            precisions.append("bf16")
-        else:
-            unsupported["bf16"] = (
-                "this CPU has no native bf16 (AVX512-BF16 or AMX); emulated bf16 would mislead"
-            )
-        return Probe(
-            True,
-            devices=(self.device,),
-            versions={"torch": torch.__version__},
-            precisions=tuple(precisions),
-            unsupported=unsupported,
-        )
+        return Probe(True, devices=(self.device,), versions={"torch": torch.__version__},
+                     precisions=("fp32",))
+
+    def details(self) -> dict[str, Any]:
+        """Device facts recorded with every run."""
+        return {}
+
+    def meters(self, workload: Workload) -> list[EnergyMeter]:
+        """Energy meters for the device; none by default."""
+        return []
 
     def prepare(self, workload: Workload) -> TorchSession:
-        """Convert the model to the requested dtype on the device."""
+        """Convert the model to the requested dtype on the device, with matmul modes set."""
         import torch
 
-        dtype = getattr(torch, _DTYPES[workload.spec.precision])
+        precision = workload.spec.precision
+        if self.device.startswith("cuda"):
+            # fp32 means fp32: TF32 only when asked for, and recorded either way.
+            allow = precision == "tf32"
+            torch.backends.cuda.matmul.allow_tf32 = allow
+            torch.backends.cudnn.allow_tf32 = allow
+        dtype = getattr(torch, _DTYPES[precision])
         model = workload.model.to(self.device, dtype).eval()
-        actual = ActualRun(
-            device=self.device,
-            precision=workload.spec.precision,
-            threads=torch.get_num_threads(),
-            details={
-                "torch": torch.__version__,
-                "interop_threads": torch.get_num_interop_threads(),
-                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                "mkldnn": bool(torch.backends.mkldnn.is_available()),  # type: ignore[no-untyped-call]
-                "mode": "eager, inference_mode",
-            },
-        )
-        return TorchSession(model, self.device, dtype, actual)
+        details: dict[str, Any] = {
+            "torch": torch.__version__,
+            "interop_threads": torch.get_num_interop_threads(),
+            "mode": "eager, inference_mode",
+            **self.details(),
+        }
+        if self.device.startswith("cuda"):
+            details["allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+            details["timer"] = "cuda_events"
+        else:
+            details["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        actual = ActualRun(device=self.device, precision=precision,
+                           threads=torch.get_num_threads(), details=details)
+        session = CudaTorchSession if self.device.startswith("cuda") else TorchSession
+        return session(model, self.device, dtype, actual)
 
 
 class CpuVendor(TorchEagerVendor):
@@ -114,3 +148,70 @@ class CpuVendor(TorchEagerVendor):
     name = "cpu"
     description = "PyTorch eager on the CPU (fp32; bf16 where the CPU has it natively)"
     device = "cpu"
+
+    def probe(self) -> Probe:
+        """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
+        base = super().probe()
+        if not base.available:
+            return base
+        import torch
+
+        if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            return Probe(True, devices=base.devices, versions=base.versions,
+                         precisions=("fp32", "bf16"))
+        return Probe(True, devices=base.devices, versions=base.versions, precisions=("fp32",),
+                     unsupported={"bf16": "this CPU has no native bf16 (AVX512-BF16 or AMX); "
+                                          "emulated bf16 would mislead"})
+
+
+class CudaVendor(TorchEagerVendor):
+    """PyTorch eager on an NVIDIA GPU, timed with CUDA events, metered through NVML."""
+
+    name = "cuda"
+    description = "PyTorch eager on an NVIDIA GPU (fp32, tf32, fp16, bf16), CUDA events, NVML"
+    device = "cuda:0"
+
+    def probe(self) -> Probe:
+        """Says exactly why not: no torch, a CPU-only torch, no device; NVML is optional."""
+        base = super().probe()
+        if not base.available:
+            return base
+        import torch
+
+        if torch.version.cuda is None:
+            return Probe(False, f"torch {torch.__version__} is a CPU-only build (no CUDA)")
+        if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
+            return Probe(False, f"no CUDA device visible to torch {torch.__version__} "
+                         f"(CUDA {torch.version.cuda})")
+        versions = {"torch": torch.__version__, "cuda": str(torch.version.cuda)}
+        nvml, why = _nvml()
+        versions["nvml"] = "ok" if nvml is not None else why
+        precisions = ["fp32", "tf32", "fp16"]
+        unsupported = {"int8": "torch eager has no int8 inference path for these cases"}
+        if torch.cuda.is_bf16_supported():
+            precisions.append("bf16")
+        else:
+            unsupported["bf16"] = f"{torch.cuda.get_device_name(0)} has no bf16 support"
+        return Probe(True, devices=(torch.cuda.get_device_name(0),), versions=versions,
+                     precisions=tuple(precisions), unsupported=unsupported)
+
+    def details(self) -> dict[str, Any]:
+        """NVML facts (name, driver, clocks, temperature, power limit) of device 0."""
+        from flagbench.vendors.nvml import device_facts
+
+        nvml, why = _nvml()
+        return {"nvml": device_facts(nvml, 0) if nvml is not None else {"unavailable": why}}
+
+    def meters(self, workload: Workload) -> list[EnergyMeter]:
+        """NVML's total-energy counter, else polled power; none without NVML."""
+        from flagbench.vendors.nvml import energy_meters
+
+        nvml, _ = _nvml()
+        return energy_meters(nvml, 0) if nvml is not None else []
+
+
+def _nvml() -> tuple[Any, str]:
+    from flagbench.vendors.nvml import open_nvml
+
+    nvml, why = open_nvml()
+    return nvml, why
