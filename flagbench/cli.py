@@ -173,6 +173,26 @@ def list_plugins(what: str) -> int:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def env(as_json: bool) -> int:
+    """Show this host's fingerprint and whether each vendor can run here, and why not."""
+    import json
+
+    from flagbench import console
+    from flagbench.environment import host_facts
+    from flagbench.plugins import Registry
+
+    probes = Registry.discover().probe_all()
+    out = console.console()
+    if as_json:
+        click.echo(json.dumps({"host": host_facts(), "vendors": probes}, indent=2, default=str))
+        return 0
+    out.print(console.facts_table(host_facts(), "host"))
+    out.print(console.probes_table(probes, "vendors"))
+    return 0
+
+
+@cli.command()
 @click.option("--db", default=None, help=_DB_HELP)
 @click.option("--out", "out_path", default="flagbench-report.html", show_default=True,
               help="HTML file to write.")

@@ -98,6 +98,38 @@ def plugins_table(plugins: Sequence[Plugin], title: str) -> Table:
     return table
 
 
+def facts_table(facts: dict[str, Any], title: str) -> Table:
+    """Key/value facts, such as the host fingerprint."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in facts.items():
+        table.add_row(escape(key), escape("—" if value is None else str(value)))
+    return table
+
+
+def probes_table(probes: dict[str, dict[str, Any]], title: str) -> Table:
+    """The vendor table of ``flagbench env``: available or not, and why."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("vendor", "available", "devices", "precisions", "versions / reason"):
+        table.add_column(col)
+    for name, p in probes.items():
+        ok = bool(p.get("available"))
+        versions = ", ".join(f"{k} {v}" for k, v in dict(p.get("versions") or {}).items())
+        table.add_row(
+            escape(name), "[green]yes[/]" if ok else "[yellow]no[/]",
+            escape(", ".join(p.get("devices") or ())), escape(", ".join(p.get("precisions") or ())),
+            escape(versions if ok else str(p.get("reason", ""))),
+        )
+    return table
+
+
 def run_detail(run: StoredRun, samples: int) -> list[Any]:
     """Renderables for ``flagbench show``."""
     from rich.markup import escape

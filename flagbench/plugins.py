@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 from collections.abc import Iterable
@@ -94,6 +95,20 @@ class Registry:
             _collect(VENDOR_GROUP, entry_points(group=VENDOR_GROUP)),
             _collect(CASE_GROUP, entry_points(group=CASE_GROUP)),
         )
+
+    def probe_all(self) -> dict[str, dict[str, Any]]:
+        """Every vendor's probe as plain data, broken plugins and misbehaving probes included."""
+        result: dict[str, dict[str, Any]] = {}
+        for name, plugin in sorted(self.vendors.items()):
+            if plugin.broken:
+                result[name] = {"available": False, "reason": f"broken plugin: {plugin.error}"}
+                continue
+            try:
+                result[name] = dataclasses.asdict(plugin.obj.probe())
+            except Exception as exc:  # the contract says never raise; say so if one does
+                why = f"probe raised {type(exc).__name__}: {exc}"
+                result[name] = {"available": False, "reason": why}
+        return result
 
     def vendor(self, name: str) -> Vendor:
         """The working vendor called ``name``, or a FlagbenchError that suggests names."""

@@ -211,3 +211,21 @@ def test_list_shows_broken_plugins_without_failing(flagbench) -> None:
 def test_python_dash_m_and_version(flagbench) -> None:
     out = flagbench("--version")
     assert out.returncode == 0 and "flagbench" in out.stdout
+
+
+def test_env_lists_host_and_every_vendor_with_reasons(flagbench) -> None:
+    import json
+
+    out = flagbench("env", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["host"]["logical_cores"] >= 1 and data["host"]["cpu_model"]
+    vendors = data["vendors"]
+    assert vendors["cpu"]["available"] and vendors["cpu"]["versions"]["torch"] == torch.__version__
+    assert vendors["ort-cpu"]["available"] and "onnxruntime" in vendors["ort-cpu"]["versions"]
+    assert not vendors["ttbuda"]["available"] and "pybuda" in vendors["ttbuda"]["reason"]
+    assert vendors["broken-import"]["reason"].startswith("broken plugin: failed to load")
+    assert vendors["raising-probe"]["reason"] == (
+        "probe raised OSError: device node /dev/fake0 vanished")
+    table = flagbench("env")
+    assert table.returncode == 0 and "available" in table.stdout and "ort-cpu" in table.stdout

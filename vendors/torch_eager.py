@@ -185,7 +185,12 @@ class CudaVendor(TorchEagerVendor):
                          f"(CUDA {torch.version.cuda})")
         versions = {"torch": torch.__version__, "cuda": str(torch.version.cuda)}
         nvml, why = _nvml()
-        versions["nvml"] = "ok" if nvml is not None else why
+        if nvml is not None:
+            from flagbench.vendors.nvml import device_facts
+
+            versions["driver"] = str(device_facts(nvml, 0).get("driver", "?"))
+        else:
+            versions["nvml"] = why
         precisions = ["fp32", "tf32", "fp16"]
         unsupported = {"int8": "torch eager has no int8 inference path for these cases"}
         if torch.cuda.is_bf16_supported():

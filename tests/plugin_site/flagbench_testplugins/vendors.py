@@ -27,3 +27,11 @@ class CrashingVendor:
 
     def prepare(self, workload: Workload) -> Any:
         raise RuntimeError("fake compiler crashed: unsupported op aten::linear")
+
+
+class RaisingProbeVendor(CrashingVendor):
+    name = "raising-probe"
+    description = "a vendor that breaks the never-raise rule of probe()"
+
+    def probe(self) -> Probe:
+        raise OSError("device node /dev/fake0 vanished")

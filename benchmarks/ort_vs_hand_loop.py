@@ -1,0 +1,80 @@
+"""flagbench's ort-cpu vendor against a hand-tuned onnxruntime loop on the same exported model,
+in the same process, in alternating rounds.
+
+The hand loop is what an expert writes: one InferenceSession with ORT_ENABLE_ALL, feeds built
+once, ``sess.run(None, feeds)`` timed with perf_counter. Usage:
+python benchmarks/ort_vs_hand_loop.py [--case resnet50] [--precision fp32|int8] [--rounds 6]
+[--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import onnxruntime as ort
+
+from flagbench.contracts import Workload
+from flagbench.measure import measure_latency
+from flagbench.plugins import Registry
+from flagbench.spec import MeasureConfig, RunSpec
+
+
+def hand_loop(path: str, feeds: dict[str, object], seconds: float) -> list[float]:
+    """An expert's plain onnxruntime loop."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    for _ in range(5):
+        sess.run(None, feeds)
+    times = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", default="resnet50")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    args = parser.parse_args()
+
+    registry = Registry.discover()
+    case, vendor = registry.case(args.case), registry.vendor("ort-cpu")
+    config = MeasureConfig(warmup_s=0.5, min_time_s=args.seconds, max_time_s=args.seconds,
+                           target_ci=0.0)
+    spec = RunSpec(vendor="ort-cpu", case=args.case, precision=args.precision, measure=config)
+    session = vendor.prepare(Workload(case=case, spec=spec, model=case.build_model()))
+    inputs = case.make_inputs(1, 0)
+    loaded = session.load(inputs)
+    model_path = str(session.actual.details["model"])
+    from flagbench.vendors.onnx_export import cache_dir
+
+    path = str(cache_dir() / model_path)
+    print(f"onnxruntime {ort.__version__}, {args.case} bs1 {args.precision}, model {model_path}, "
+          f"{args.rounds} rounds of {args.seconds:g} s each")
+    hand, fb = [], []
+    for r in range(args.rounds):
+        if r % 2 == 0:
+            h = statistics.median(hand_loop(path, loaded, args.seconds))
+            m = measure_latency(session, loaded, config).stats.median
+        else:
+            m = measure_latency(session, loaded, config).stats.median
+            h = statistics.median(hand_loop(path, loaded, args.seconds))
+        hand.append(h)
+        fb.append(m)
+        print(f"round {r + 1}: hand {h * 1e3:8.3f} ms   flagbench {m * 1e3:8.3f} ms   "
+              f"ratio {m / h:.4f}")
+    hm, fm = statistics.median(hand), statistics.median(fb)
+    print(f"median of round medians: hand {hm * 1e3:.3f} ms, flagbench {fm * 1e3:.3f} ms, "
+          f"flagbench/hand {fm / hm:.4f}")
+
+
+if __name__ == "__main__":
+    main()
