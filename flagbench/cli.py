@@ -95,10 +95,17 @@ def cli(verbose: int) -> None:
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
+@click.option("--cpu-tdp", type=float, default=None, metavar="WATTS",
+              help="CPU TDP: CPU vendors estimate energy from it where RAPL is unreadable.")
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="Seconds a run may take (set-up included) before it is stopped.")
+@click.option("--isolate/--no-isolate", default=True, show_default=True,
+              help="Measure each run in its own child process.")
 @click.option("--db", default=None, help=_DB_HELP)
 def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
-        weights: tuple[str, ...], tags: tuple[str, ...], db: str | None) -> int:
+        weights: tuple[str, ...], tags: tuple[str, ...], cpu_tdp: float | None, timeout: float,
+        isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too)."""
     from flagbench import console
     from flagbench.plan import Request, build_plan
@@ -115,7 +122,7 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
         batch_sizes=_split(batch_size, "--batch-size", int),
         precisions=_split(precision, "--precision", str),
         measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
-                              min_iters=min_iters, target_ci=target_ci),
+                              min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
         weights=_weights(weights, case_names),
         tags=_tags(tags),
     )
@@ -124,10 +131,10 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
             raise FlagbenchError(f"batch size must be 1 or more, got {bs}")
     registry = Registry.discover()
     specs = build_plan(request, registry)
+    runner = Runner(registry, isolate=isolate, timeout_s=timeout)
     store = Store.open(db, create=True)
     out = console.console()
     out.print(f"{len(specs)} run(s) → {store.label}")
-    runner = Runner(registry)
     ids: list[int] = []
     interrupted = False
     with console.progress_line(out) as show:
@@ -144,6 +151,8 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
             if result.reason:
                 line += f" ({result.reason})"
             out.print(line, markup=False)
+            for warning in result.warnings:
+                out.print(f"    warning: {warning}", style="yellow", markup=False)
             if result.status is Status.INTERRUPTED:
                 interrupted = True
                 break

@@ -78,7 +78,8 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
             str(r.id), escape(r.vendor), escape(r.case), str(r.batch_size), r.precision,
             _status(r.status), _ms(r.metric("latency_median_s")), _ci(r),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
-            "—" if tput is None else f"{tput:.1f}", _fidelity(r), escape(r.reason),
+            "—" if tput is None else f"{tput:.1f}", _fidelity(r),
+            escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings),
         )
     return table
 

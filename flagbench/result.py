@@ -41,6 +41,9 @@ class Measurement:
     energy_note: str = ""
     """Why there is no energy reading, when there is none."""
     host_rss_bytes: int | None = None
+    """Resident set size at the end of the timed loop."""
+    host_rss_peak_bytes: int | None = None
+    """Peak resident set size of the measuring process (of the run, when isolated)."""
     device_memory_peak_bytes: int | None = None
 
     def __post_init__(self) -> None:
@@ -85,6 +88,15 @@ class RunResult:
             raise ValueError(f"a {self.status.value} run needs a reason")
 
     @property
+    def warnings(self) -> list[str]:
+        """Stability warnings of the timed loop, empty when the figures look trustworthy."""
+        from flagbench.stats import stability_warnings
+
+        if self.measurement is None:
+            return []
+        return stability_warnings(self.measurement.stats, self.spec.measure.target_ci)
+
+    @property
     def throughput(self) -> float | None:
         """Samples per second over the timed loop (batch size × iterations / loop time)."""
         m = self.measurement
@@ -103,6 +115,8 @@ class RunResult:
             for name in ("median", "mean", "p90", "p99", "min", "max", "std", "iqr"):
                 out.append(Metric(f"latency_{name}_s", getattr(s, name), "s"))
             out += [
+                Metric("latency_mad_s", s.mad, "s"),
+                Metric("latency_outliers", float(s.outliers), "count"),
                 Metric("latency_median_ci_low_s", s.ci_low, "s"),
                 Metric("latency_median_ci_high_s", s.ci_high, "s"),
                 Metric("latency_cv", s.cv, "ratio"),
@@ -119,6 +133,8 @@ class RunResult:
                 out.append(Metric("achieved_flops", self.flops_per_sample * tput, "FLOP/s"))
             if m.host_rss_bytes is not None:
                 out.append(Metric("host_rss_bytes", float(m.host_rss_bytes), "B"))
+            if m.host_rss_peak_bytes is not None:
+                out.append(Metric("host_rss_peak_bytes", float(m.host_rss_peak_bytes), "B"))
             if m.device_memory_peak_bytes is not None:
                 out.append(Metric("device_memory_peak_bytes", float(m.device_memory_peak_bytes),
                                   "B"))

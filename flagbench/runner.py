@@ -94,17 +94,42 @@ def _rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+def _peak_rss() -> int | None:
+    """The process's peak RSS (kernel-sampled, so it can trail the current RSS by a few
+    pages); in an isolated run that is the run's own peak."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+
+
 def _call(obj: object, method: str) -> Any:
     """Call an optional contract method, or None where the plugin does not have it."""
     fn = getattr(obj, method, None)
     return fn() if callable(fn) else None
 
 
-class Runner:
-    """Runs specs one after another, probing each vendor once."""
+def _in_child() -> bool:
+    import multiprocessing
 
-    def __init__(self, registry: Registry) -> None:
+    return multiprocessing.parent_process() is not None
+
+
+class Runner:
+    """Runs specs one after another, probing each vendor once.
+
+    With ``isolate``, each run that can happen is measured in its own child process under
+    ``timeout_s``; probing and skipping stay in this process, so a skip costs no start-up.
+    """
+
+    def __init__(self, registry: Registry, isolate: bool = False,
+                 timeout_s: float = 600.0) -> None:
+        if timeout_s <= 0:
+            raise FlagbenchError(f"timeout must be above 0 s, got {timeout_s:g}")
         self._registry = registry
+        self._isolate = isolate
+        self._timeout_s = timeout_s
         self._probes: dict[str, Probe] = {}
 
     def probe(self, vendor_name: str) -> Probe:
@@ -133,6 +158,10 @@ class Runner:
                     f"offers {', '.join(probe.precisions) or 'no precision'} here"
                 )
                 return ended(Status.SKIPPED, f"{spec.vendor} cannot run {spec.precision}: {why}")
+            if self._isolate:
+                from flagbench.isolation import run_in_child
+
+                return run_in_child(spec, self._timeout_s, phase, environment)
             return self._measure(spec, probe, started, environment, phase)
         except FlagbenchError as exc:
             return ended(Status.FAILED, str(exc))
@@ -178,8 +207,9 @@ class Runner:
 
             phase("warmup", "warming up")
             measurement = measure_latency(session, loaded, spec.measure, loop, meters)
+            rss = _rss()
             measurement = dataclasses.replace(
-                measurement, host_rss_bytes=_rss(),
+                measurement, host_rss_bytes=rss, host_rss_peak_bytes=max(rss, _peak_rss() or 0),
                 device_memory_peak_bytes=_call(session, "peak_memory_bytes"),
             )
             phase("fidelity", "checking outputs against the reference")
@@ -187,6 +217,7 @@ class Runner:
         finally:
             session.close()
         environment["clock"] = measurement.clock
+        environment["isolation"] = "child process" if _in_child() else "in process"
         e = measurement.energy
         environment["energy"] = (
             {"source": e.source, "scope": e.scope, "confidence": e.confidence}

@@ -32,6 +32,9 @@ class MeasureConfig:
     target_ci: float = 0.01
     # Bounds memory for microsecond-scale cases.
     max_iters: int = 1_000_000
+    # The CPU's TDP in watts, given by the user: lets CPU vendors estimate energy (labelled
+    # as an estimate) where no RAPL counter can be read.
+    cpu_tdp_w: float | None = None
 
     def __post_init__(self) -> None:
         if self.warmup_s < 0:
@@ -48,6 +51,8 @@ class MeasureConfig:
             raise FlagbenchError("iteration counts must be positive")
         if self.max_iters < self.min_iters:
             raise FlagbenchError("max-iters must be at least min-iters")
+        if self.cpu_tdp_w is not None and self.cpu_tdp_w <= 0:
+            raise FlagbenchError(f"CPU TDP must be above 0 W, got {self.cpu_tdp_w:g}")
         if not 0 <= self.target_ci < 1:
             raise FlagbenchError(f"target CI must be in [0, 1), got {self.target_ci:g}")
 

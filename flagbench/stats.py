@@ -63,6 +63,10 @@ class LatencyStats:
     iqr: float
     ci_low: float
     ci_high: float
+    mad: float = 0.0
+    """Median absolute deviation from the median (unscaled)."""
+    outliers: int = 0
+    """Samples outside [p25 - 1.5 IQR, p75 + 1.5 IQR] (Tukey's fences); kept, only counted."""
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -90,16 +94,40 @@ def summarize(samples: Sequence[float]) -> LatencyStats:
     mean = math.fsum(s) / n
     var = math.fsum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
     lo, hi = median_ci(s)
+    med = percentile(s, 50)
+    q1, q3 = percentile(s, 25), percentile(s, 75)
+    fence_lo, fence_hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     return LatencyStats(
         n=n,
-        median=percentile(s, 50),
+        median=med,
         mean=mean,
         p90=percentile(s, 90),
         p99=percentile(s, 99),
         min=s[0],
         max=s[-1],
         std=math.sqrt(var),
-        iqr=percentile(s, 75) - percentile(s, 25),
+        iqr=q3 - q1,
         ci_low=lo,
         ci_high=hi,
+        mad=percentile(sorted(abs(x - med) for x in s), 50),
+        outliers=sum(1 for x in s if x < fence_lo or x > fence_hi),
     )
+
+
+#: Variation above which a run carries a stability warning: beyond it, a 3% difference
+#: between two runs cannot be told from noise without many more samples.
+UNSTABLE_CV = 0.10
+
+
+def stability_warnings(stats: LatencyStats, target_ci: float) -> list[str]:
+    """Plain-language warnings about how far this run's figures can be trusted."""
+    warnings = []
+    if stats.n > 1 and stats.cv > UNSTABLE_CV:
+        warnings.append(f"unstable: coefficient of variation {stats.cv:.1%} "
+                        f"(above {UNSTABLE_CV:.0%})")
+    if target_ci > 0 and stats.ci_rel_halfwidth > target_ci:
+        warnings.append(f"median CI ±{stats.ci_rel_halfwidth:.1%} did not reach the "
+                        f"±{target_ci:.1%} target")
+    if stats.n >= 10 and stats.outliers > stats.n * 0.05:
+        warnings.append(f"{stats.outliers} of {stats.n} samples are outliers (Tukey 1.5 IQR)")
+    return warnings

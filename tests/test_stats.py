@@ -57,3 +57,21 @@ def test_single_sample_and_refusals() -> None:
         summarize([])
     with pytest.raises(ValueError):
         summarize([0.0, 1.0])  # a non-positive timing is refused, as pyperf does
+
+
+def test_mad_and_outliers() -> None:
+    values = [10.0] * 20 + [11.0] * 20 + [50.0]  # one far outlier
+    s = summarize(values)
+    assert s.mad == pytest.approx(0.0) or s.mad == pytest.approx(1.0)
+    assert s.outliers == 1
+
+
+def test_stability_warnings() -> None:
+    from flagbench.stats import stability_warnings
+
+    steady = summarize([0.010 + 0.00001 * (i % 3) for i in range(100)])
+    assert stability_warnings(steady, target_ci=0.01) == []
+    noisy = summarize([0.010, 0.020] * 20)
+    warnings = stability_warnings(noisy, target_ci=0.01)
+    assert any(w.startswith("unstable: coefficient of variation") for w in warnings)
+    assert any("did not reach the ±1.0% target" in w for w in warnings)

@@ -141,3 +141,47 @@ def test_url_env_and_password_hiding(tmp_path: Path, monkeypatch: pytest.MonkeyP
     url_store.close()
     with pytest.raises(FlagbenchError, match="cannot use database nope://"):
         Store.open("nope://host/db")
+
+
+def test_older_schema_upgrades_in_place(db_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from flagbench.store.migrate import _config
+
+    engine = create_engine(f"sqlite:///{db_path}")
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("insert into hosts (key, hostname, facts, first_seen) "
+                     "values ('k', 'oldhost', '{}', '2026-01-01 00:00:00')")
+        conn.execute(
+            "insert into runs (uid, host_id, vendor, \"case\", scenario, batch_size, precision, "
+            "status, reason, started_at, finished_at, spec, environment, flagbench_version) "
+            "values ('u1', 1, 'cpu', 'resnet50', 'latency', 1, 'fp32', 'skipped', 'old', "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:01', '{}', '{}', '0.0.1')")
+    store = Store.open(str(db_path))
+    (old,) = store.runs()
+    assert (old.hostname, old.reason, old.warnings) == ("oldhost", "old", [])
+    new_id = store.save(_ok_result())
+    assert store.run(new_id).status == "ok"
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("select version_num from alembic_version").fetchone() == (
+            head_revision(),)
+
+
+def test_power_samples_round_trip(db_path: Path) -> None:
+    import dataclasses
+
+    result = _ok_result()
+    assert result.measurement is not None
+    energy = EnergyReading("fake_power", "board", "sampled", 3.0, 0.1,
+                           power_samples=((0.0, 29.0), (0.05, 31.0), (0.1, 30.0)))
+    result = dataclasses.replace(
+        result, measurement=dataclasses.replace(result.measurement, energy=energy))
+    store = Store.open(str(db_path))
+    run_id = store.save(result)
+    assert list(store.power_samples(run_id)) == [(0.0, 29.0), (0.05, 31.0), (0.1, 30.0)]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flagbench.contracts import ActualRun, Probe, Workload
+from flagbench.energy import EnergyMeter
 from flagbench.errors import FlagbenchError
 
 if TYPE_CHECKING:
@@ -155,6 +156,13 @@ class OrtVendor:
 
 class OrtCpuVendor(OrtVendor):
     """ONNX Runtime's default CPU provider; int8 through static QDQ quantisation."""
+
+    def meters(self, workload: Workload) -> list[EnergyMeter]:
+        """RAPL package energy, else an estimate from utilisation and the user's TDP."""
+        from flagbench.vendors.cpu_energy import meters_for
+
+        meters: list[EnergyMeter] = meters_for(workload)
+        return meters
 
     name = "ort-cpu"
     description = "ONNX Runtime CPUExecutionProvider (fp32; int8 static QDQ U8S8)"

@@ -149,6 +149,13 @@ class CpuVendor(TorchEagerVendor):
     description = "PyTorch eager on the CPU (fp32; bf16 where the CPU has it natively)"
     device = "cpu"
 
+    def meters(self, workload: Workload) -> list[EnergyMeter]:
+        """RAPL package energy, else an estimate from utilisation and the user's TDP."""
+        from flagbench.vendors.cpu_energy import meters_for
+
+        meters: list[EnergyMeter] = meters_for(workload)
+        return meters
+
     def probe(self) -> Probe:
         """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
         base = super().probe()

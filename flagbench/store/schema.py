@@ -45,6 +45,7 @@ class RunRow(Base):
     actual: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     environment: Mapped[dict[str, Any]] = mapped_column(JSON)
     flagbench_version: Mapped[str] = mapped_column(String(32))
+    warnings: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     host: Mapped[HostRow] = relationship()
     metrics: Mapped[list[MetricRow]] = relationship(cascade="all, delete-orphan")
@@ -82,3 +83,14 @@ class LatencySampleRow(Base):
                                         primary_key=True)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+class PowerSampleRow(Base):
+    """One polled power reading during a run's timed window, for power-over-time charts."""
+
+    __tablename__ = "power_samples"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    t_s: Mapped[float] = mapped_column(Float)
+    watts: Mapped[float] = mapped_column(Float)

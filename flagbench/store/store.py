@@ -19,7 +19,14 @@ from flagbench.environment import host_key
 from flagbench.errors import FlagbenchError
 from flagbench.result import RunResult
 from flagbench.store import location, migrate
-from flagbench.store.schema import HostRow, LatencySampleRow, MetricRow, RunRow, TagRow
+from flagbench.store.schema import (
+    HostRow,
+    LatencySampleRow,
+    MetricRow,
+    PowerSampleRow,
+    RunRow,
+    TagRow,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class StoredRun:
     metrics: dict[str, float | None] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def metric(self, name: str) -> float | None:
         """A metric's value, or None when the run has none of that name."""
@@ -77,6 +85,7 @@ def _to_stored(row: RunRow) -> StoredRun:
         metrics={m.name: m.value for m in row.metrics},
         units={m.name: m.unit for m in row.metrics},
         tags={t.key: t.value for t in row.tags},
+        warnings=list(row.warnings or []),
     )
 
 
@@ -140,7 +149,7 @@ class Store:
                 started_at=result.started_at, finished_at=result.finished_at,
                 spec=_spec_dict(result),
                 actual=dataclasses.asdict(result.actual) if result.actual else None,
-                environment=env, flagbench_version=__version__,
+                environment=env, flagbench_version=__version__, warnings=result.warnings,
             )
             row.metrics = [
                 MetricRow(name=x.name, value=_finite_or_none(x.value), unit=x.unit)
@@ -153,6 +162,12 @@ class Store:
                 session.execute(
                     insert(LatencySampleRow),
                     [{"run_id": row.id, "idx": i, "seconds": s} for i, s in enumerate(m.samples)],
+                )
+            if m is not None and m.energy is not None and m.energy.power_samples:
+                session.execute(
+                    insert(PowerSampleRow),
+                    [{"run_id": row.id, "idx": i, "t_s": t, "watts": w}
+                     for i, (t, w) in enumerate(m.energy.power_samples)],
                 )
             return row.id
 
@@ -183,6 +198,13 @@ class Store:
             if row is None:
                 raise FlagbenchError(f"no run with id {run_id} in {self.label}")
             return _to_stored(row)
+
+    def power_samples(self, run_id: int) -> Sequence[tuple[float, float]]:
+        """The polled (seconds, watts) readings of a run's timed window, in order."""
+        with self._sessions() as session:
+            q = (select(PowerSampleRow.t_s, PowerSampleRow.watts)
+                 .where(PowerSampleRow.run_id == run_id).order_by(PowerSampleRow.idx))
+            return [(t, w) for t, w in session.execute(q)]
 
     def samples(self, run_id: int) -> Sequence[float]:
         """The raw per-iteration latencies of a run, in order."""

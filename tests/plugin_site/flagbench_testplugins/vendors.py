@@ -35,3 +35,60 @@ class RaisingProbeVendor(CrashingVendor):
 
     def probe(self) -> Probe:
         raise OSError("device node /dev/fake0 vanished")
+
+
+class _FaultyVendor(CrashingVendor):
+    """Available everywhere; ``fault`` happens while preparing, inside the run's process."""
+
+    def fault(self) -> None:
+        raise NotImplementedError
+
+    def prepare(self, workload: Workload) -> Any:
+        self.fault()
+        raise AssertionError("unreachable")
+
+
+class SegfaultVendor(_FaultyVendor):
+    name = "segfault"
+    description = "a native library that dereferences NULL"
+
+    def fault(self) -> None:
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class HangingVendor(_FaultyVendor):
+    name = "hang"
+    description = "a compiler that never returns"
+
+    def fault(self) -> None:
+        import time
+
+        time.sleep(3600)
+
+
+class MemoryHogVendor(_FaultyVendor):
+    name = "memory-hog"
+    description = "allocates far more than it may (address space capped at +256 MiB)"
+
+    def fault(self) -> None:
+        import resource
+
+        with open("/proc/self/status") as f:
+            vm_kib = next(int(line.split()[1]) for line in f if line.startswith("VmSize:"))
+        cap = (vm_kib + 256 * 1024) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        hog = [bytearray(64 << 20) for _ in range(64)]  # 4 GiB
+        del hog
+
+
+class OomKilledVendor(_FaultyVendor):
+    name = "oom-killed"
+    description = "killed by SIGKILL, as the kernel's OOM killer does"
+
+    def fault(self) -> None:
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,98 @@
+"""Run one spec in a child process with a time limit.
+
+A segfault, a hang or an out-of-memory kill inside a vendor library then ends only that run,
+as a failed or timeout result, and the matrix goes on. The parent blocks on the pipe (a
+``select`` with a timeout) while it waits: it never spins, so it takes no CPU from the
+measured child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from flagbench.result import RunResult, Status
+from flagbench.spec import RunSpec
+
+Phase = Callable[[str, str], None]
+#: How long a child gets to exit after its result arrived, or after it was told to stop.
+_GRACE_S = 10.0
+
+
+def _child(spec: RunSpec, conn: Any) -> None:
+    """Child entry point: measure and send the result; progress goes over the same pipe."""
+    # The parent owns Ctrl-C: it stores the interrupted run and stops this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from flagbench.plugins import Registry
+    from flagbench.runner import Runner
+
+    def phase(name: str, detail: str) -> None:
+        conn.send(("phase", name, detail))
+
+    result = Runner(Registry.discover()).run(spec, phase)
+    conn.send(("result", result))
+    conn.close()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the run's process did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"the run's process was killed by {name}{hint}"
+    return f"the run's process exited with code {code} without a result"
+
+
+def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
+                 environment: Mapping[str, Any]) -> RunResult:
+    """Run ``spec`` in a fresh (spawned) process; failed, timeout or interrupted if it dies.
+
+    ``environment`` is recorded with a run that ends without a result from the child.
+    """
+    started = datetime.now(timezone.utc)
+
+    def ended(status: Status, reason: str) -> RunResult:
+        return RunResult(spec, status, started, datetime.now(timezone.utc), reason=reason,
+                         environment={**environment, "isolation": "child process"})
+
+    # spawn, not fork: forking a process that has started torch's or ONNX Runtime's thread
+    # pools can deadlock the child.
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(spec, sender), name=f"flagbench {spec.label}")
+    process.start()
+    sender.close()
+    deadline = started.timestamp() + timeout_s
+    try:
+        while True:
+            remaining = deadline - datetime.now(timezone.utc).timestamp()
+            if remaining <= 0 or not receiver.poll(remaining):
+                process.kill()
+                process.join(_GRACE_S)
+                return ended(Status.TIMEOUT, f"no result within the {timeout_s:g} s time limit")
+            try:
+                message = receiver.recv()
+            except (EOFError, OSError):
+                process.join(_GRACE_S)
+                return ended(Status.FAILED, _describe_exit(process.exitcode))
+            if message[0] == "phase":
+                phase(message[1], message[2])
+                continue
+            result: RunResult = message[1]
+            process.join(_GRACE_S)
+            if process.is_alive():
+                process.kill()
+            return result
+    except KeyboardInterrupt:
+        process.kill()
+        process.join(_GRACE_S)
+        return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+    finally:
+        receiver.close()
