@@ -95,6 +95,8 @@ def cli(verbose: int) -> None:
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
+@click.option("--rounds", type=int, default=1, show_default=True,
+              help="Run the matrix N times, reversing the order every other round.")
 @click.option("--cpu-tdp", type=float, default=None, metavar="WATTS",
               help="CPU TDP: CPU vendors estimate energy from it where RAPL is unreadable.")
 @click.option("--timeout", type=float, default=600.0, show_default=True,
@@ -104,8 +106,8 @@ def cli(verbose: int) -> None:
 @click.option("--db", default=None, help=_DB_HELP)
 def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
-        weights: tuple[str, ...], tags: tuple[str, ...], cpu_tdp: float | None, timeout: float,
-        isolate: bool, db: str | None) -> int:
+        weights: tuple[str, ...], tags: tuple[str, ...], rounds: int, cpu_tdp: float | None,
+        timeout: float, isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too)."""
     from flagbench import console
     from flagbench.plan import Request, build_plan
@@ -125,6 +127,7 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
                               min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
         weights=_weights(weights, case_names),
         tags=_tags(tags),
+        rounds=rounds,
     )
     for bs in request.batch_sizes:
         if bs < 1:
@@ -136,6 +139,7 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
     out = console.console()
     out.print(f"{len(specs)} run(s) → {store.label}")
     ids: list[int] = []
+    results = []
     interrupted = False
     with console.progress_line(out) as show:
         for i, spec in enumerate(specs, 1):
@@ -145,6 +149,7 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
 
             result = runner.run(spec, phase)
             ids.append(store.save(result))
+            results.append(result)
             line = f"[{i}/{len(specs)}] {spec.label}: {result.status.value}"
             if result.measurement is not None:
                 line += f", p50 {result.measurement.stats.median * 1e3:.2f} ms"
@@ -158,6 +163,10 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
                 break
     stored = [store.run(i) for i in ids]
     out.print(console.runs_table(stored, "results"))
+    if rounds > 1:
+        from flagbench.rounds import combine_rounds
+
+        out.print(console.rounds_table(combine_rounds(results), "rounds combined"))
     out.print(f"stored in {store.label}; `flagbench report --out report.html` renders them")
     store.close()
     if interrupted:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from flagbench.plugins import Plugin
+    from flagbench.rounds import CombinedCell
     from flagbench.spec import RunSpec
     from flagbench.store import StoredRun
 
@@ -80,6 +81,25 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
             "—" if tput is None else f"{tput:.1f}", _fidelity(r),
             escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings),
+        )
+    return table
+
+
+def rounds_table(cells: Sequence[CombinedCell], title: str) -> Table:
+    """Each cell over all its rounds: pooled p50 and CI, and the drift between rounds."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("vendor", "case", "bs", "prec", "rounds", "pooled p50 ms", "CI p50",
+                "round medians ms", "between-round CV"):
+        table.add_column(col)
+    for c in cells:
+        s = c.spec
+        table.add_row(
+            escape(s.vendor), escape(s.case), str(s.batch_size), s.precision, str(c.rounds),
+            _ms(c.pooled.median), f"±{c.pooled.ci_rel_halfwidth * 100:.1f}%",
+            " ".join(_ms(m) for m in c.round_medians), f"{c.between_rounds_cv * 100:.1f}%",
         )
     return table
 

@@ -25,6 +25,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_flags() -> str | None:
+    """The CPU's feature flags (avx2, avx512_bf16, amx …): they decide which kernels run."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _governor() -> str | None:
     try:
         return Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").read_text().strip()
@@ -55,6 +66,7 @@ def host_facts() -> dict[str, Any]:
     return {
         "hostname": socket.gethostname(),
         "cpu_model": _cpu_model(),
+        "cpu_flags": _cpu_flags(),
         "machine": platform.machine(),
         "physical_cores": psutil.cpu_count(logical=False),
         "logical_cores": psutil.cpu_count(logical=True),

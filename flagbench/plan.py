@@ -23,6 +23,8 @@ class Request:
     weights: Mapping[str, str] = field(default_factory=dict)
     """Checkpoint path per case name."""
     tags: tuple[tuple[str, str], ...] = ()
+    rounds: int = 1
+    """Run the whole matrix this many times, reversing the order every other round."""
 
 
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
@@ -34,7 +36,7 @@ def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
 
 
 def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
-    """The matrix case × vendor × batch size × precision, in that nesting order.
+    """The matrix case × vendor × batch size × precision, in that nesting order, per round.
 
     Unknown or broken plugins, bad values and weights that do not load or fit are refused
     here, so a bad request stores nothing.
@@ -43,6 +45,8 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     _unique(request.cases, "cases")
     _unique(request.batch_sizes, "batch sizes")
     _unique(request.precisions, "precisions")
+    if request.rounds < 1:
+        raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
     for name in request.vendors:
         registry.vendor(name)
     cases = {name: registry.case(name) for name in request.cases}
@@ -50,13 +54,21 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
         if case_name not in cases:
             raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")
         check_weights(cases[case_name].build_model, path)
-    return [
-        RunSpec(
-            vendor=vendor, case=case, batch_size=bs, precision=precision,
-            measure=request.measure, weights=request.weights.get(case), tags=request.tags,
-        )
+    matrix = [
+        (vendor, case, bs, precision)
         for case in request.cases
         for vendor in request.vendors
         for bs in request.batch_sizes
         for precision in request.precisions
     ]
+    specs = []
+    for r in range(1, request.rounds + 1):
+        # A B, B A, A B …: a linear drift of the machine then weighs on every cell alike.
+        order = matrix if r % 2 == 1 else matrix[::-1]
+        specs += [
+            RunSpec(vendor=vendor, case=case, batch_size=bs, precision=precision,
+                    measure=request.measure, weights=request.weights.get(case),
+                    tags=request.tags, round=r)
+            for vendor, case, bs, precision in order
+        ]
+    return specs

@@ -70,10 +70,14 @@ class RunSpec:
     weights: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
     seed: int = 0
+    round: int = 1
+    """Which round of the matrix this run belongs to (``--rounds``), counted from 1."""
 
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:
             raise FlagbenchError("a run needs a vendor and a case")
+        if self.round < 1:
+            raise FlagbenchError(f"round must be 1 or more, got {self.round}")
         if self.batch_size < 1:
             raise FlagbenchError(f"batch size must be 1 or more, got {self.batch_size}")
         if self.precision not in PRECISIONS:
@@ -88,4 +92,10 @@ class RunSpec:
     @property
     def label(self) -> str:
         """A short human name for progress lines."""
-        return f"{self.vendor} × {self.case} bs{self.batch_size} {self.precision}"
+        label = f"{self.vendor} × {self.case} bs{self.batch_size} {self.precision}"
+        return label if self.round == 1 else f"{label} (round {self.round})"
+
+    @property
+    def cell(self) -> tuple[str, str, int, str, str]:
+        """The matrix cell this run measures, the same in every round."""
+        return (self.vendor, self.case, self.batch_size, self.precision, self.scenario)

@@ -1,0 +1,68 @@
+"""Five `flagbench run --vendor cpu --case resnet50` interleaved with five runs of a plain
+torch loop script (benchmarks/plain_torch_loop.py), each in a fresh process: medians, their
+run-to-run coefficient of variation, and each flagbench run's wall time.
+
+Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--plain-seconds", type=float, default=12.0)
+    args = parser.parse_args()
+    db = Path(tempfile.mkdtemp()) / "bench.db"
+    fb, plain, walls = [], [], []
+    for i in range(args.pairs):
+        order = ("flagbench", "plain") if i % 2 == 0 else ("plain", "flagbench")
+        for side in order:
+            if side == "plain":
+                out = subprocess.run([sys.executable, str(HERE / "plain_torch_loop.py"),
+                                      str(args.plain_seconds)],
+                                     capture_output=True, text=True, check=True).stdout
+                m = re.search(r"median_ms=([\d.]+)", out)
+                assert m is not None, out
+                plain.append(float(m.group(1)))
+                print(f"pair {i + 1} plain     : {out.strip()}")
+            else:
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "flagbench", "run", "--vendor", "cpu",
+                                "--case", "resnet50", "--db", str(db)],
+                               capture_output=True, text=True, check=True)
+                wall = time.perf_counter() - t0
+                with sqlite3.connect(db) as conn:
+                    (value,) = conn.execute(
+                        "select value from metrics where name = 'latency_median_s' "
+                        "order by run_id desc limit 1").fetchone()
+                    (stop,) = conn.execute(
+                        "select stop_rule from runs order by id desc limit 1").fetchone()
+                fb.append(value * 1e3)
+                walls.append(wall)
+                print(f"pair {i + 1} flagbench : median_ms={value * 1e3:.4f} wall_s={wall:.2f} "
+                      f"stop={stop}")
+
+    def cv(v: list[float]) -> float:
+        return statistics.stdev(v) / statistics.mean(v)
+
+    print(f"flagbench: median of medians {statistics.median(fb):.3f} ms, CV {cv(fb):.2%}, "
+          f"wall {min(walls):.1f}-{max(walls):.1f} s")
+    print(f"plain    : median of medians {statistics.median(plain):.3f} ms, CV {cv(plain):.2%}")
+    print(f"flagbench / plain: {statistics.median(fb) / statistics.median(plain):.4f}")
+
+
+if __name__ == "__main__":
+    main()

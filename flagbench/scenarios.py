@@ -1,0 +1,244 @@
+"""MLPerf's server scenario: requests arrive as a Poisson process and queue for one worker.
+
+Single-stream latency hides queueing: a system can be fast per batch and still miss a latency
+bound once requests arrive at random. Here each request's latency runs from its scheduled
+arrival to its completion, so time spent waiting in the queue counts, as it does for a user.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flagbench.contracts import Session
+from flagbench.energy import EnergyMeter
+from flagbench.errors import FlagbenchError
+from flagbench.measure import (
+    _PROGRESS_EVERY_S,
+    CLOCK_HOST,
+    STOP_CI,
+    STOP_MAX_ITERS,
+    STOP_MAX_TIME,
+    STOP_MIN,
+    LoopProgress,
+    ProgressFn,
+    _noop,
+    _stop_meters,
+)
+from flagbench.result import Measurement
+from flagbench.spec import MeasureConfig
+from flagbench.stats import relative_ci_halfwidth, summarize
+
+#: The queue grew without bound; the run stopped early and its rate is not sustainable.
+STOP_OVERLOADED = "overloaded"
+
+log = logging.getLogger(__name__)
+
+# Linux wakes a sleeper ~0.05-0.1 ms late (timer slack), more on a busy host; spinning the
+# last millisecond keeps that out of the latencies and costs at most 1 ms of a core per request.
+_SPIN_S = 0.001
+# Ten seconds of arrivals waiting: no latency bound worth asking survives that queue. The floor
+# of 100 keeps a random burst at a low rate from counting as overload.
+_BACKLOG_S = 10.0
+_MIN_BACKLOG = 100
+# A request that has waited half the longest window means the run measures the queue's growth,
+# not the system; stopping there saves the other half.
+_MAX_WAIT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class ServerMeasurement:
+    """One server-scenario run: arrival-to-completion latencies and the rate actually served."""
+
+    measurement: Measurement
+    """Its samples are arrival-to-completion latencies (queueing included), host clock."""
+    service_samples: tuple[float, ...]
+    """Run + synchronize time of each request, in the same order as the latencies."""
+    target_qps: float
+    achieved_qps: float
+    """Completed requests per second of the scheduled window."""
+    stop_rule: str
+    seed: int = 0
+    """Seed of the arrival schedule: the same seed replays the same arrivals."""
+
+    def __post_init__(self) -> None:
+        if not (self.target_qps > 0 and math.isfinite(self.target_qps)):
+            raise ValueError(f"target rate must be positive and finite, got {self.target_qps!r}")
+        if not (self.achieved_qps > 0 and math.isfinite(self.achieved_qps)):
+            raise ValueError(f"achieved rate must be positive, got {self.achieved_qps!r}")
+        if len(self.service_samples) != len(self.measurement.samples):
+            raise ValueError("every request needs a service time and a latency")
+        if any(not 0 < s <= lat for s, lat in zip(self.service_samples,
+                                                  self.measurement.samples, strict=True)):
+            raise ValueError("service times must be positive and within their latencies")
+        if self.stop_rule != self.measurement.stop_rule:
+            raise ValueError("stop rule disagrees with the measurement's")
+
+
+def poisson_arrivals(qps: float, seed: int = 0) -> Iterator[float]:
+    """Arrival times (seconds from the window's start) of a Poisson process at ``qps``.
+
+    Gaps are exponential draws from ``random.Random(seed)``: the same seed gives the same
+    schedule, so two systems (or two runs) face identical traffic.
+    """
+    if not (qps > 0 and math.isfinite(qps)):
+        raise FlagbenchError(f"request rate must be positive and finite, got {qps!r}")
+    rng = random.Random(seed)
+    t = 0.0
+    while True:
+        t += rng.expovariate(qps)
+        yield t
+
+
+def _wait_until(deadline: float) -> None:
+    """Sleep until just before ``deadline``, then spin the rest (at most ``_SPIN_S``)."""
+    remaining = deadline - time.perf_counter()
+    if remaining > _SPIN_S:
+        time.sleep(remaining - _SPIN_S)
+    while time.perf_counter() < deadline:
+        pass
+
+
+def _warm_up(session: Session, loaded: Any, config: MeasureConfig,
+             progress: ProgressFn) -> tuple[int, float, float]:
+    """Back-to-back warm-up as in ``measure_latency``: (iterations, seconds, first iteration)."""
+    clock, run, sync = time.perf_counter, session.run, session.synchronize
+    start = clock()
+    run(loaded)
+    sync()
+    first = clock() - start
+    iters = 1
+    next_report = start + _PROGRESS_EVERY_S
+    while True:
+        now = clock()
+        if iters >= config.min_warmup_iters and now - start >= config.warmup_s:
+            return iters, clock() - start, first
+        if now >= next_report:
+            progress(LoopProgress("warmup", iters, now - start))
+            next_report = now + _PROGRESS_EVERY_S
+        run(loaded)
+        sync()
+        iters += 1
+
+
+def measure_server(
+    session: Session, loaded: Any, config: MeasureConfig, target_qps: float, seed: int = 0,
+    progress: ProgressFn = _noop, meters: Sequence[EnergyMeter] = (),
+) -> ServerMeasurement:
+    """Serve Poisson arrivals at ``target_qps`` with one worker, in arrival order.
+
+    Stops like ``measure_latency`` (minimum time and count, then the median's CI target, at
+    the latest ``max_time_s`` or ``max_iters``), or early as ``"overloaded"`` once the backlog
+    exceeds max(100, 10 s of arrivals) or its oldest request has waited half of ``max_time_s``.
+    """
+    arrivals = poisson_arrivals(target_qps, seed)
+    clock, run, sync = time.perf_counter, session.run, session.synchronize
+    warm_iters, warmup_s, first = _warm_up(session, loaded, config, progress)
+    max_backlog = max(_MIN_BACKLOG, _BACKLOG_S * target_qps)
+    max_wait = _MAX_WAIT_SHARE * config.max_time_s
+
+    latencies: list[float] = []
+    services: list[float] = []
+    started: list[EnergyMeter] = []
+    for meter in meters:
+        try:
+            meter.start()
+            started.append(meter)
+        except Exception as exc:  # a meter's failure costs the energy figure, not the run
+            log.warning("energy meter %s did not start: %s", meter.source, exc)
+    start = clock()
+    # Arrived-but-unserved requests, plus the next future arrival as the last entry.
+    pending = deque([start + next(arrivals)])
+    next_report = start + _PROGRESS_EVERY_S
+    next_check = config.min_iters
+    stop_rule = STOP_MAX_ITERS
+    while True:
+        arrival = pending.popleft()
+        _wait_until(arrival)
+        t = clock()
+        run(loaded)
+        sync()
+        done = clock()
+        services.append(done - t)
+        latencies.append(done - arrival)
+        n, elapsed = len(latencies), done - start
+        if elapsed >= config.max_time_s:
+            stop_rule = STOP_MAX_TIME
+            break
+        if n >= config.max_iters:
+            break
+        if n >= next_check and elapsed >= config.min_time_s:
+            if config.target_ci == 0:
+                stop_rule = STOP_MIN
+                break
+            if relative_ci_halfwidth(sorted(latencies)) <= config.target_ci:
+                stop_rule = STOP_CI
+                break
+            # Re-check after 10% more requests: sorting stays a small share of the window.
+            next_check = n + max(1, n // 10)
+        if not pending:
+            pending.append(start + next(arrivals))
+        while pending[-1] <= done:
+            pending.append(start + next(arrivals))
+        backlog = len(pending) - 1
+        if backlog > max_backlog or (backlog and done - pending[0] > max_wait):
+            stop_rule = STOP_OVERLOADED
+            break
+        if done >= next_report:
+            progress(LoopProgress("measure", n, elapsed))
+            next_report = done + _PROGRESS_EVERY_S
+    loop_s = clock() - start
+    energy, energy_note = _stop_meters(started)
+    if not started and meters:
+        energy_note = "no energy meter started"
+    measurement = Measurement(
+        samples=tuple(latencies),
+        stats=summarize(latencies),
+        stop_rule=stop_rule,
+        warmup_iters=warm_iters,
+        warmup_s=warmup_s,
+        first_iter_s=first,
+        loop_s=loop_s,
+        clock=CLOCK_HOST,
+        energy=energy,
+        energy_note=energy_note,
+    )
+    return ServerMeasurement(measurement, tuple(services), target_qps,
+                             len(latencies) / loop_s, stop_rule, seed)
+
+
+def find_max_qps(
+    run_at: Callable[[float], ServerMeasurement], p99_bound_s: float, start_qps: float,
+    max_steps: int = 8,
+) -> tuple[float, list[ServerMeasurement]]:
+    """The highest rate whose p99 latency meets the bound, with every measurement made.
+
+    Doubles from ``start_qps`` until a rate fails, then bisects between the last good and
+    first bad rate for the remaining steps. An overloaded run fails whatever its p99, since
+    the requests it never served would have missed the bound. 0.0 if ``start_qps`` fails.
+    """
+    if not (p99_bound_s > 0 and math.isfinite(p99_bound_s)):
+        raise FlagbenchError(f"p99 bound must be positive and finite, got {p99_bound_s!r}")
+    if not (start_qps > 0 and math.isfinite(start_qps)):
+        raise FlagbenchError(f"start rate must be positive and finite, got {start_qps!r}")
+    if max_steps < 1:
+        raise FlagbenchError(f"the search needs at least one step, got {max_steps}")
+    runs: list[ServerMeasurement] = []
+    good, bad = 0.0, math.inf
+    for _ in range(max_steps):
+        qps = start_qps if not runs else (good * 2 if bad == math.inf else (good + bad) / 2)
+        m = run_at(qps)
+        runs.append(m)
+        if m.stop_rule != STOP_OVERLOADED and m.measurement.stats.p99 <= p99_bound_s:
+            good = qps
+        elif good == 0.0:
+            break  # not even the starting rate holds the bound
+        else:
+            bad = qps
+    return good, runs

@@ -1,0 +1,63 @@
+"""Rounds: alternating order in the plan, pooled statistics per cell."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from flagbench.contracts import ActualRun
+from flagbench.errors import FlagbenchError
+from flagbench.plan import Request, build_plan
+from flagbench.plugins import Registry
+from flagbench.result import Measurement, RunResult, Status
+from flagbench.rounds import combine_rounds
+from flagbench.spec import RunSpec
+from flagbench.stats import summarize
+from flagbench.store import Store
+
+T = datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+def test_plan_reverses_every_other_round(plugin_site: Path) -> None:
+    specs = build_plan(Request(vendors=("cpu", "ort-cpu"), cases=("tiny-mlp",), rounds=3),
+                       Registry.discover())
+    assert [(s.round, s.vendor) for s in specs] == [
+        (1, "cpu"), (1, "ort-cpu"), (2, "ort-cpu"), (2, "cpu"), (3, "cpu"), (3, "ort-cpu")]
+    with pytest.raises(FlagbenchError, match="rounds must be 1 or more"):
+        build_plan(Request(vendors=("cpu",), cases=("tiny-mlp",), rounds=0), Registry.discover())
+
+
+def _ok(vendor: str, r: int, samples: tuple[float, ...]) -> RunResult:
+    m = Measurement(samples, summarize(samples), "min_reached", 1, 0.1, 0.01, sum(samples),
+                    energy_note="none")
+    return RunResult(RunSpec(vendor=vendor, case="c", round=r), Status.OK, T, T,
+                     measurement=m, actual=ActualRun("cpu", "fp32"))
+
+
+def test_combine_pools_samples_and_reports_drift() -> None:
+    results = [
+        _ok("a", 1, (1.0, 1.0, 1.0)), _ok("b", 1, (2.0, 2.0, 2.0)),
+        _ok("b", 2, (2.2, 2.2, 2.2)), _ok("a", 2, (1.1, 1.1, 1.1)),
+        RunResult(RunSpec(vendor="c", case="c"), Status.SKIPPED, T, T, reason="absent"),
+    ]
+    cells = {c.spec.vendor: c for c in combine_rounds(results)}
+    assert set(cells) == {"a", "b"}
+    a = cells["a"]
+    assert a.rounds == 2 and a.pooled.n == 6 and a.round_medians == (1.0, 1.1)
+    assert a.pooled.median == pytest.approx(1.05)
+    assert a.between_rounds_cv == pytest.approx(0.0673, rel=0.01)
+
+
+def test_cli_rounds(flagbench, quick, tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    out = flagbench("run", "--vendor", "cpu,ort-cpu", "--case", "tiny-mlp", "--rounds", "2",
+                    "--no-isolate", "--db", str(db), *quick)
+    assert out.returncode == 0, out.stderr
+    assert "rounds combined" in out.stdout and "between-round CV" in out.stdout
+    store = Store.open(str(db), create=False)
+    runs = sorted(store.runs(), key=lambda r: r.id)
+    store.close()
+    assert [(r.vendor, r.spec["round"]) for r in runs] == [
+        ("cpu", 1), ("ort-cpu", 1), ("ort-cpu", 2), ("cpu", 2)]
