@@ -82,10 +82,16 @@ def cli(verbose: int) -> None:
               help="Batch size(s), comma-separated.")
 @click.option("--precision", default="fp32", show_default=True,
               help="Precision(s), comma-separated: fp32, tf32, fp16, bf16, int8.")
+@click.option("--scenario", default="latency", show_default=True,
+              help="Scenario(s), comma-separated: latency, throughput, server.")
+@click.option("--target-qps", type=float, default=None,
+              help="Server scenario: Poisson arrival rate (requests/s).")
+@click.option("--p99-bound-ms", type=float, default=None,
+              help="Server scenario: check p99 latency (from arrival) against this bound.")
 @click.option("--warmup", type=float, default=1.0, show_default=True, help="Warm-up seconds.")
 @click.option("--min-time", type=float, default=2.0, show_default=True,
               help="Minimum seconds of timed loop.")
-@click.option("--max-time", type=float, default=20.0, show_default=True,
+@click.option("--max-time", type=float, default=15.0, show_default=True,
               help="Maximum seconds of timed loop.")
 @click.option("--min-iters", type=int, default=10, show_default=True,
               help="Minimum timed iterations.")
@@ -104,7 +110,8 @@ def cli(verbose: int) -> None:
 @click.option("--isolate/--no-isolate", default=True, show_default=True,
               help="Measure each run in its own child process.")
 @click.option("--db", default=None, help=_DB_HELP)
-def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float,
+def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str,
+        target_qps: float | None, p99_bound_ms: float | None, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
         weights: tuple[str, ...], tags: tuple[str, ...], rounds: int, cpu_tdp: float | None,
         timeout: float, isolate: bool, db: str | None) -> int:
@@ -128,7 +135,12 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, warmup: float
         weights=_weights(weights, case_names),
         tags=_tags(tags),
         rounds=rounds,
+        scenarios=_split(scenario, "--scenario", str),
+        target_qps=target_qps,
+        p99_bound_s=None if p99_bound_ms is None else p99_bound_ms / 1e3,
     )
+    if "server" not in request.scenarios and (target_qps or p99_bound_ms):
+        raise FlagbenchError("--target-qps and --p99-bound-ms apply to --scenario server")
     for bs in request.batch_sizes:
         if bs < 1:
             raise FlagbenchError(f"batch size must be 1 or more, got {bs}")

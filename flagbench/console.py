@@ -56,6 +56,11 @@ def _ci(run: StoredRun) -> str:
     return f"±{(hi - lo) / 2 / med * 100:.1f}%"
 
 
+def _scenario(run: StoredRun) -> str:
+    qps = run.metric("server_target_qps")
+    return f"server@{qps:g}/s" if qps else run.scenario
+
+
 def _status(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
@@ -67,8 +72,9 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
 
     table = Table(title=title, title_justify="left")
     for col, justify in [
-        ("id", "right"), ("vendor", "left"), ("case", "left"), ("bs", "right"),
-        ("prec", "left"), ("status", "left"), ("p50 ms", "right"), ("CI p50", "right"),
+        ("id", "right"), ("vendor", "left"), ("case", "left"), ("scenario", "left"),
+        ("bs", "right"), ("prec", "left"), ("status", "left"), ("p50 ms", "right"),
+        ("CI p50", "right"),
         ("p90 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"),
         ("fidelity", "left"), ("reason", "left"),
     ]:
@@ -76,7 +82,8 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
     for r in runs:
         tput = r.metric("throughput_sps")
         table.add_row(
-            str(r.id), escape(r.vendor), escape(r.case), str(r.batch_size), r.precision,
+            str(r.id), escape(r.vendor), escape(r.case), _scenario(r), str(r.batch_size),
+            r.precision,
             _status(r.status), _ms(r.metric("latency_median_s")), _ci(r),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
             "—" if tput is None else f"{tput:.1f}", _fidelity(r),

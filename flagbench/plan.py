@@ -25,6 +25,9 @@ class Request:
     tags: tuple[tuple[str, str], ...] = ()
     rounds: int = 1
     """Run the whole matrix this many times, reversing the order every other round."""
+    scenarios: tuple[str, ...] = ("latency",)
+    target_qps: float | None = None
+    p99_bound_s: float | None = None
 
 
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
@@ -36,7 +39,8 @@ def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
 
 
 def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
-    """The matrix case × vendor × batch size × precision, in that nesting order, per round.
+    """The matrix case × scenario × vendor × batch size × precision, nested in that order,
+    once per round.
 
     Unknown or broken plugins, bad values and weights that do not load or fit are refused
     here, so a bad request stores nothing.
@@ -45,6 +49,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     _unique(request.cases, "cases")
     _unique(request.batch_sizes, "batch sizes")
     _unique(request.precisions, "precisions")
+    _unique(request.scenarios, "scenarios")
     if request.rounds < 1:
         raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
     for name in request.vendors:
@@ -55,8 +60,9 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
             raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")
         check_weights(cases[case_name].build_model, path)
     matrix = [
-        (vendor, case, bs, precision)
+        (vendor, case, bs, precision, scenario)
         for case in request.cases
+        for scenario in request.scenarios
         for vendor in request.vendors
         for bs in request.batch_sizes
         for precision in request.precisions
@@ -67,8 +73,10 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
         order = matrix if r % 2 == 1 else matrix[::-1]
         specs += [
             RunSpec(vendor=vendor, case=case, batch_size=bs, precision=precision,
-                    measure=request.measure, weights=request.weights.get(case),
-                    tags=request.tags, round=r)
-            for vendor, case, bs, precision in order
+                    scenario=scenario, measure=request.measure,
+                    weights=request.weights.get(case), tags=request.tags, round=r,
+                    target_qps=request.target_qps if scenario == "server" else None,
+                    p99_bound_s=request.p99_bound_s if scenario == "server" else None)
+            for vendor, case, bs, precision, scenario in order
         ]
     return specs

@@ -45,6 +45,10 @@ class Measurement:
     host_rss_peak_bytes: int | None = None
     """Peak resident set size of the measuring process (of the run, when isolated)."""
     device_memory_peak_bytes: int | None = None
+    achieved_qps: float | None = None
+    """Server scenario: requests completed per second of the window."""
+    service_median_s: float | None = None
+    """Server scenario: median run + synchronise time, without queueing."""
 
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
@@ -102,6 +106,8 @@ class RunResult:
         m = self.measurement
         if m is None:
             return None
+        if m.achieved_qps is not None:  # server: latencies include queueing, count completions
+            return self.spec.batch_size * m.achieved_qps
         return self.spec.batch_size * m.stats.n / sum(m.samples)
 
     def metrics(self) -> list[Metric]:
@@ -138,6 +144,18 @@ class RunResult:
             if m.device_memory_peak_bytes is not None:
                 out.append(Metric("device_memory_peak_bytes", float(m.device_memory_peak_bytes),
                                   "B"))
+            if m.achieved_qps is not None and self.spec.target_qps is not None:
+                out += [
+                    Metric("server_target_qps", self.spec.target_qps, "1/s"),
+                    Metric("server_achieved_qps", m.achieved_qps, "1/s"),
+                ]
+            if m.service_median_s is not None:
+                out.append(Metric("service_median_s", m.service_median_s, "s"))
+            if self.spec.p99_bound_s is not None:
+                out += [
+                    Metric("p99_bound_s", self.spec.p99_bound_s, "s"),
+                    Metric("p99_within_bound", float(s.p99 <= self.spec.p99_bound_s), "bool"),
+                ]
             e = m.energy
             if e is not None:
                 processed = self.spec.batch_size * s.n

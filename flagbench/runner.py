@@ -11,12 +11,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from flagbench.contracts import Case, Probe, Session, Workload
+from flagbench.energy import EnergyMeter
 from flagbench.environment import host_facts
 from flagbench.errors import FlagbenchError
 from flagbench.fidelity import Fidelity, compare_outputs
 from flagbench.measure import LoopProgress, measure_latency
 from flagbench.plugins import Registry
-from flagbench.result import RunResult, Status
+from flagbench.result import Measurement, RunResult, Status
 from flagbench.spec import RunSpec
 from flagbench.weights import apply_state_dict, file_digest, load_state_dict
 
@@ -171,6 +172,23 @@ class Runner:
         except KeyboardInterrupt:
             return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
 
+    @staticmethod
+    def _timed(session: Session, loaded: Any, spec: RunSpec,
+               loop: Callable[[LoopProgress], None], meters: Sequence[EnergyMeter]
+               ) -> Measurement:
+        """The scenario's timed window: back-to-back batches, or Poisson arrivals (server)."""
+        if spec.scenario != "server":
+            return measure_latency(session, loaded, spec.measure, loop, meters)
+        import statistics
+
+        from flagbench.scenarios import measure_server
+
+        assert spec.target_qps is not None  # RunSpec enforces it for server
+        server = measure_server(session, loaded, spec.measure, spec.target_qps,
+                                seed=spec.seed, progress=loop, meters=meters)
+        return dataclasses.replace(server.measurement, achieved_qps=server.achieved_qps,
+                                   service_median_s=statistics.median(server.service_samples))
+
     def _measure(self, spec: RunSpec, probe: Probe, started: datetime,
                  environment: dict[str, Any], phase: Phase) -> RunResult:
         vendor = self._registry.vendor(spec.vendor)
@@ -206,7 +224,7 @@ class Runner:
                 phase(p.phase, f"{p.iterations} iterations, {p.elapsed_s:.1f} s")
 
             phase("warmup", "warming up")
-            measurement = measure_latency(session, loaded, spec.measure, loop, meters)
+            measurement = self._timed(session, loaded, spec, loop, meters)
             rss = _rss()
             measurement = dataclasses.replace(
                 measurement, host_rss_bytes=rss, host_rss_peak_bytes=max(rss, _peak_rss() or 0),

@@ -142,3 +142,27 @@ def test_server_measurement_validates() -> None:
         ServerMeasurement(m, samples[:2], 3.0, 3.0, STOP_MIN)
     with pytest.raises(ValueError):
         ServerMeasurement(m, (0.02,) * 3, 3.0, 3.0, STOP_MIN)
+
+
+def test_server_scenario_end_to_end(flagbench, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from flagbench.store import Store
+
+    db = tmp_path / "s.db"
+    out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario",
+                    "latency,server", "--target-qps", "200", "--p99-bound-ms", "50",
+                    "--no-isolate", "--db", str(db), "--warmup", "0.1", "--min-time", "1",
+                    "--max-time", "1.5", "--target-ci", "0")
+    assert out.returncode == 0, out.stderr
+    store = Store.open(str(db), create=False)
+    runs = {r.scenario: r for r in store.runs()}
+    store.close()
+    server = runs["server"]
+    assert server.status == "ok" and server.metric("server_target_qps") == 200
+    assert 100 < server.metric("server_achieved_qps") < 300  # Poisson around 200/s
+    assert server.metric("throughput_sps") == server.metric("server_achieved_qps")
+    assert server.metric("service_median_s") <= server.metric("latency_median_s")
+    assert server.metric("p99_within_bound") in (0.0, 1.0)
+    assert runs["latency"].metric("server_target_qps") is None
+    bad = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
+                    "--db", str(db))
+    assert bad.returncode == 2 and "needs --target-qps" in bad.stderr

@@ -24,7 +24,9 @@ def test_measure_config_refuses(kwargs: dict, message: str) -> None:
     ({"batch_size": 0}, "batch size"),
     ({"batch_size": -3}, "batch size"),
     ({"precision": "fp8"}, "unknown precision"),
-    ({"scenario": "server"}, "unknown scenario"),
+    ({"scenario": "offline"}, "unknown scenario"),
+    ({"scenario": "server"}, "needs --target-qps"),
+    ({"scenario": "server", "target_qps": 10.0, "p99_bound_s": -1.0}, "p99 bound"),
 ])
 def test_run_spec_refuses(kwargs: dict, message: str) -> None:
     with pytest.raises(FlagbenchError, match=message):
