@@ -11,6 +11,7 @@ import argparse
 import statistics
 from typing import Any
 
+import torch
 import torch.utils.benchmark as tb
 
 from flagbench.contracts import ActualRun, Workload
@@ -55,9 +56,11 @@ def main() -> None:
         return measure_latency(session, loaded, config).stats.median
 
     def timer_median() -> float:
+        # Timer runs with one thread unless told otherwise; match the session's threads.
         timer = tb.Timer(stmt="run(loaded); sync()",
                          globals={"run": session.run, "sync": session.synchronize,
-                                  "loaded": loaded})
+                                  "loaded": loaded},
+                         num_threads=torch.get_num_threads())
         return float(timer.blocked_autorange(min_run_time=args.seconds).median)
 
     def poller_median() -> float:

@@ -46,20 +46,85 @@ def _noop(_: LoopProgress) -> None:
     pass
 
 
-def _stop_meters(meters: Sequence[EnergyMeter]) -> tuple[EnergyReading | None, str]:
-    """Stop every meter; keep the first (preferred) reading that worked, or say why none."""
-    reading, problems = None, []
+def start_meters(meters: Sequence[EnergyMeter]) -> list[EnergyMeter]:
+    """Start each meter just before a timed window; one that fails to start is left out."""
+    started = []
     for meter in meters:
         try:
-            r = meter.stop()
+            meter.start()
+            started.append(meter)
         except Exception as exc:  # a meter's failure costs the energy figure, not the run
+            log.warning("energy meter %s did not start: %s", meter.source, exc)
+    return started
+
+
+def stop_meters(started: Sequence[EnergyMeter],
+                requested: Sequence[EnergyMeter]) -> tuple[EnergyReading | None, str]:
+    """Stop the started meters; keep the first (preferred) reading that worked, or say why
+    there is none."""
+    reading, problems = None, []
+    for meter in started:
+        try:
+            r = meter.stop()
+        except Exception as exc:
             problems.append(f"{meter.source}: {exc}")
             continue
         if reading is None:
             reading = r
     if reading is not None:
         return reading, ""
+    if requested and not started:
+        return None, "no energy meter started"
     return None, "; ".join(problems) or "no energy meter for this vendor on this host"
+
+
+class StoppingRule:
+    """When a timed window ends: at the maximum time or count, or once the minimum count and
+    time are met and the median's CI is within the target. Shared by every scenario."""
+
+    def __init__(self, config: MeasureConfig) -> None:
+        self._config = config
+        self._next_check = config.min_iters
+
+    def check(self, samples: list[float], elapsed: float) -> str | None:
+        """The rule that ends the window now, or None to go on."""
+        c = self._config
+        if elapsed >= c.max_time_s:
+            return STOP_MAX_TIME
+        n = len(samples)
+        if n >= c.max_iters:
+            return STOP_MAX_ITERS
+        if n >= self._next_check and elapsed >= c.min_time_s:
+            if c.target_ci == 0:
+                return STOP_MIN
+            if relative_ci_halfwidth(sorted(samples)) <= c.target_ci:
+                return STOP_CI
+            # Re-check after 10% more samples: sorting stays a small share of the loop.
+            self._next_check = n + max(1, n // 10)
+        return None
+
+
+def warm_up(session: Session, loaded: Any, config: MeasureConfig,
+            progress: ProgressFn) -> tuple[int, float, float]:
+    """Back-to-back warm-up, time-based with a minimum count: (iterations, seconds, first
+    iteration's time), the first kept apart because it is routinely several times slower."""
+    clock, run, sync = time.perf_counter, session.run, session.synchronize
+    start = clock()
+    run(loaded)
+    sync()
+    first = clock() - start
+    iters = 1
+    next_report = start + _PROGRESS_EVERY_S
+    while True:
+        now = clock()
+        if iters >= config.min_warmup_iters and now - start >= config.warmup_s:
+            return iters, clock() - start, first
+        if now >= next_report:
+            progress(LoopProgress("warmup", iters, now - start))
+            next_report = now + _PROGRESS_EVERY_S
+        run(loaded)
+        sync()
+        iters += 1
 
 
 def measure_latency(
@@ -84,63 +149,25 @@ def measure_latency(
 
     one = device_timer or host_timer
 
-    # Warm-up: time-based, with a minimum count. The first iteration is kept apart.
-    t0 = clock()
-    run(loaded)
-    sync()
-    first = clock() - t0
-    warm_iters = 1
-    warm_start = t0
-    next_report = warm_start + _PROGRESS_EVERY_S
-    while True:
-        now = clock()
-        if warm_iters >= config.min_warmup_iters and now - warm_start >= config.warmup_s:
-            break
-        if now >= next_report:
-            progress(LoopProgress("warmup", warm_iters, now - warm_start))
-            next_report = now + _PROGRESS_EVERY_S
-        run(loaded)
-        sync()
-        warm_iters += 1
-    warmup_s = clock() - warm_start
+    warm_iters, warmup_s, first = warm_up(session, loaded, config, progress)
 
     samples: list[float] = []
     append = samples.append
-    started: list[EnergyMeter] = []
-    for meter in meters:
-        try:
-            meter.start()
-            started.append(meter)
-        except Exception as exc:
-            log.warning("energy meter %s did not start: %s", meter.source, exc)
+    rule = StoppingRule(config)
+    started = start_meters(meters)
     start = clock()
     next_report = start + _PROGRESS_EVERY_S
-    next_check = config.min_iters
-    stop_rule = STOP_MAX_ITERS
-    while len(samples) < config.max_iters:
+    while True:
         append(one(loaded))
         end = clock()
-        elapsed = end - start
-        if elapsed >= config.max_time_s:
-            stop_rule = STOP_MAX_TIME
+        stop_rule = rule.check(samples, end - start)
+        if stop_rule is not None:
             break
-        n = len(samples)
-        if n >= next_check and elapsed >= config.min_time_s:
-            if config.target_ci == 0:
-                stop_rule = STOP_MIN
-                break
-            if relative_ci_halfwidth(sorted(samples)) <= config.target_ci:
-                stop_rule = STOP_CI
-                break
-            # Re-check after 10% more samples: sorting stays a small share of the loop.
-            next_check = n + max(1, n // 10)
         if end >= next_report:
-            progress(LoopProgress("measure", n, elapsed))
+            progress(LoopProgress("measure", len(samples), end - start))
             next_report = end + _PROGRESS_EVERY_S
     loop_s = clock() - start
-    energy, energy_note = _stop_meters(started)
-    if not started and meters:
-        energy_note = "no energy meter started"
+    energy, energy_note = stop_meters(started, meters)
     return Measurement(
         samples=tuple(samples),
         stats=summarize(samples),

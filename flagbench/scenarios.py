@@ -22,18 +22,17 @@ from flagbench.errors import FlagbenchError
 from flagbench.measure import (
     _PROGRESS_EVERY_S,
     CLOCK_HOST,
-    STOP_CI,
-    STOP_MAX_ITERS,
-    STOP_MAX_TIME,
-    STOP_MIN,
     LoopProgress,
     ProgressFn,
+    StoppingRule,
     _noop,
-    _stop_meters,
+    start_meters,
+    stop_meters,
+    warm_up,
 )
 from flagbench.result import Measurement
 from flagbench.spec import MeasureConfig
-from flagbench.stats import relative_ci_halfwidth, summarize
+from flagbench.stats import summarize
 
 #: The queue grew without bound; the run stopped early and its rate is not sustainable.
 STOP_OVERLOADED = "overloaded"
@@ -105,28 +104,6 @@ def _wait_until(deadline: float) -> None:
         pass
 
 
-def _warm_up(session: Session, loaded: Any, config: MeasureConfig,
-             progress: ProgressFn) -> tuple[int, float, float]:
-    """Back-to-back warm-up as in ``measure_latency``: (iterations, seconds, first iteration)."""
-    clock, run, sync = time.perf_counter, session.run, session.synchronize
-    start = clock()
-    run(loaded)
-    sync()
-    first = clock() - start
-    iters = 1
-    next_report = start + _PROGRESS_EVERY_S
-    while True:
-        now = clock()
-        if iters >= config.min_warmup_iters and now - start >= config.warmup_s:
-            return iters, clock() - start, first
-        if now >= next_report:
-            progress(LoopProgress("warmup", iters, now - start))
-            next_report = now + _PROGRESS_EVERY_S
-        run(loaded)
-        sync()
-        iters += 1
-
-
 def measure_server(
     session: Session, loaded: Any, config: MeasureConfig, target_qps: float, seed: int = 0,
     progress: ProgressFn = _noop, meters: Sequence[EnergyMeter] = (),
@@ -139,25 +116,18 @@ def measure_server(
     """
     arrivals = poisson_arrivals(target_qps, seed)
     clock, run, sync = time.perf_counter, session.run, session.synchronize
-    warm_iters, warmup_s, first = _warm_up(session, loaded, config, progress)
+    warm_iters, warmup_s, first = warm_up(session, loaded, config, progress)
     max_backlog = max(_MIN_BACKLOG, _BACKLOG_S * target_qps)
     max_wait = _MAX_WAIT_SHARE * config.max_time_s
 
     latencies: list[float] = []
     services: list[float] = []
-    started: list[EnergyMeter] = []
-    for meter in meters:
-        try:
-            meter.start()
-            started.append(meter)
-        except Exception as exc:  # a meter's failure costs the energy figure, not the run
-            log.warning("energy meter %s did not start: %s", meter.source, exc)
+    rule = StoppingRule(config)
+    started = start_meters(meters)
     start = clock()
     # Arrived-but-unserved requests, plus the next future arrival as the last entry.
     pending = deque([start + next(arrivals)])
     next_report = start + _PROGRESS_EVERY_S
-    next_check = config.min_iters
-    stop_rule = STOP_MAX_ITERS
     while True:
         arrival = pending.popleft()
         _wait_until(arrival)
@@ -168,20 +138,10 @@ def measure_server(
         services.append(done - t)
         latencies.append(done - arrival)
         n, elapsed = len(latencies), done - start
-        if elapsed >= config.max_time_s:
-            stop_rule = STOP_MAX_TIME
+        stop = rule.check(latencies, elapsed)
+        if stop is not None:
+            stop_rule = stop
             break
-        if n >= config.max_iters:
-            break
-        if n >= next_check and elapsed >= config.min_time_s:
-            if config.target_ci == 0:
-                stop_rule = STOP_MIN
-                break
-            if relative_ci_halfwidth(sorted(latencies)) <= config.target_ci:
-                stop_rule = STOP_CI
-                break
-            # Re-check after 10% more requests: sorting stays a small share of the window.
-            next_check = n + max(1, n // 10)
         if not pending:
             pending.append(start + next(arrivals))
         while pending[-1] <= done:
@@ -194,9 +154,7 @@ def measure_server(
             progress(LoopProgress("measure", n, elapsed))
             next_report = done + _PROGRESS_EVERY_S
     loop_s = clock() - start
-    energy, energy_note = _stop_meters(started)
-    if not started and meters:
-        energy_note = "no energy meter started"
+    energy, energy_note = stop_meters(started, meters)
     measurement = Measurement(
         samples=tuple(latencies),
         stats=summarize(latencies),
