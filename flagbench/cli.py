@@ -88,6 +88,9 @@ def cli(verbose: int) -> None:
               help="Server scenario: Poisson arrival rate (requests/s).")
 @click.option("--p99-bound-ms", type=float, default=None,
               help="Server scenario: check p99 latency (from arrival) against this bound.")
+@click.option("--find-max-qps", is_flag=True,
+              help="Server scenario: search the highest rate from --target-qps up whose p99 "
+              "meets --p99-bound-ms (doubling, then bisecting).")
 @click.option("--warmup", type=float, default=1.0, show_default=True, help="Warm-up seconds.")
 @click.option("--min-time", type=float, default=2.0, show_default=True,
               help="Minimum seconds of timed loop.")
@@ -111,7 +114,7 @@ def cli(verbose: int) -> None:
               help="Measure each run in its own child process.")
 @click.option("--db", default=None, help=_DB_HELP)
 def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str,
-        target_qps: float | None, p99_bound_ms: float | None, warmup: float,
+        target_qps: float | None, p99_bound_ms: float | None, find_max_qps: bool, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
         weights: tuple[str, ...], tags: tuple[str, ...], rounds: int, cpu_tdp: float | None,
         timeout: float, isolate: bool, db: str | None) -> int:
@@ -138,9 +141,13 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str
         scenarios=_split(scenario, "--scenario", str),
         target_qps=target_qps,
         p99_bound_s=None if p99_bound_ms is None else p99_bound_ms / 1e3,
+        find_max_qps=find_max_qps,
     )
-    if "server" not in request.scenarios and (target_qps or p99_bound_ms):
-        raise FlagbenchError("--target-qps and --p99-bound-ms apply to --scenario server")
+    if "server" not in request.scenarios and (target_qps or p99_bound_ms or find_max_qps):
+        raise FlagbenchError(
+            "--target-qps, --p99-bound-ms and --find-max-qps apply to --scenario server")
+    if find_max_qps and p99_bound_ms is None:
+        raise FlagbenchError("--find-max-qps needs --p99-bound-ms")
     for bs in request.batch_sizes:
         if bs < 1:
             raise FlagbenchError(f"batch size must be 1 or more, got {bs}")

@@ -28,6 +28,7 @@ class Request:
     scenarios: tuple[str, ...] = ("latency",)
     target_qps: float | None = None
     p99_bound_s: float | None = None
+    find_max_qps: bool = False
 
 
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
@@ -76,7 +77,8 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                     scenario=scenario, measure=request.measure,
                     weights=request.weights.get(case), tags=request.tags, round=r,
                     target_qps=request.target_qps if scenario == "server" else None,
-                    p99_bound_s=request.p99_bound_s if scenario == "server" else None)
+                    p99_bound_s=request.p99_bound_s if scenario == "server" else None,
+                    find_max_qps=request.find_max_qps and scenario == "server")
             for vendor, case, bs, precision, scenario in order
         ]
     return specs

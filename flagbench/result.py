@@ -145,10 +145,14 @@ class RunResult:
                 out.append(Metric("device_memory_peak_bytes", float(m.device_memory_peak_bytes),
                                   "B"))
             if m.achieved_qps is not None and self.spec.target_qps is not None:
+                target = self.environment.get("server_target_qps", self.spec.target_qps)
                 out += [
-                    Metric("server_target_qps", self.spec.target_qps, "1/s"),
+                    Metric("server_target_qps", float(target), "1/s"),
                     Metric("server_achieved_qps", m.achieved_qps, "1/s"),
                 ]
+                if "max_qps_within_bound" in self.environment:
+                    best = float(self.environment["max_qps_within_bound"])
+                    out.append(Metric("server_max_qps_within_bound", best, "1/s"))
             if m.service_median_s is not None:
                 out.append(Metric("service_median_s", m.service_median_s, "s"))
             if self.spec.p99_bound_s is not None:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from flagbench.scenarios import ServerMeasurement
+
 log = logging.getLogger(__name__)
 
 #: Seed of the fidelity inputs: fixed, and apart from the timing inputs' seed.
@@ -174,18 +176,35 @@ class Runner:
 
     @staticmethod
     def _timed(session: Session, loaded: Any, spec: RunSpec,
-               loop: Callable[[LoopProgress], None], meters: Sequence[EnergyMeter]
-               ) -> Measurement:
-        """The scenario's timed window: back-to-back batches, or Poisson arrivals (server)."""
+               loop: Callable[[LoopProgress], None], meters: Sequence[EnergyMeter],
+               environment: dict[str, Any]) -> Measurement:
+        """The scenario's timed window: back-to-back batches, or Poisson arrivals (server).
+
+        A max-QPS search keeps the measurement at the best rate found and records every
+        rate tried in the environment, so the search itself can be checked."""
         if spec.scenario != "server":
             return measure_latency(session, loaded, spec.measure, loop, meters)
         import statistics
 
-        from flagbench.scenarios import measure_server
+        from flagbench.scenarios import find_max_qps, measure_server
 
         assert spec.target_qps is not None  # RunSpec enforces it for server
-        server = measure_server(session, loaded, spec.measure, spec.target_qps,
-                                seed=spec.seed, progress=loop, meters=meters)
+
+        def run_at(qps: float) -> ServerMeasurement:
+            return measure_server(session, loaded, spec.measure, qps, seed=spec.seed,
+                                  progress=loop, meters=meters)
+
+        if spec.find_max_qps:
+            assert spec.p99_bound_s is not None
+            best, tried = find_max_qps(run_at, spec.p99_bound_s, spec.target_qps)
+            environment["qps_search"] = [
+                {"target_qps": m.target_qps, "achieved_qps": m.achieved_qps,
+                 "p99_s": m.measurement.stats.p99, "stop_rule": m.stop_rule} for m in tried]
+            environment["max_qps_within_bound"] = best
+            server = next((m for m in tried if m.target_qps == best), tried[0])
+        else:
+            server = run_at(spec.target_qps)
+        environment["server_target_qps"] = server.target_qps
         return dataclasses.replace(server.measurement, achieved_qps=server.achieved_qps,
                                    service_median_s=statistics.median(server.service_samples))
 
@@ -224,7 +243,7 @@ class Runner:
                 phase(p.phase, f"{p.iterations} iterations, {p.elapsed_s:.1f} s")
 
             phase("warmup", "warming up")
-            measurement = self._timed(session, loaded, spec, loop, meters)
+            measurement = self._timed(session, loaded, spec, loop, meters, environment)
             rss = _rss()
             measurement = dataclasses.replace(
                 measurement, host_rss_bytes=rss, host_rss_peak_bytes=max(rss, _peak_rss() or 0),

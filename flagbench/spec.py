@@ -79,6 +79,8 @@ class RunSpec:
     """Arrival rate of the server scenario (requests per second)."""
     p99_bound_s: float | None = None
     """Latency bound the server scenario's p99 is checked against, when given."""
+    find_max_qps: bool = False
+    """Server scenario: search the highest rate, from ``target_qps`` up, that meets the bound."""
 
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:
@@ -87,6 +89,8 @@ class RunSpec:
             raise FlagbenchError(f"round must be 1 or more, got {self.round}")
         if self.scenario == "server" and not (self.target_qps and self.target_qps > 0):
             raise FlagbenchError("the server scenario needs --target-qps above 0")
+        if self.find_max_qps and (self.scenario != "server" or self.p99_bound_s is None):
+            raise FlagbenchError("--find-max-qps needs --scenario server and --p99-bound-ms")
         if self.p99_bound_s is not None and self.p99_bound_s <= 0:
             raise FlagbenchError(f"the p99 bound must be above 0, got {self.p99_bound_s:g} s")
         if self.batch_size < 1:

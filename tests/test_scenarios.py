@@ -166,3 +166,27 @@ def test_server_scenario_end_to_end(flagbench, tmp_path) -> None:  # type: ignor
     bad = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
                     "--db", str(db))
     assert bad.returncode == 2 and "needs --target-qps" in bad.stderr
+
+
+def test_find_max_qps_from_the_cli(flagbench, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from flagbench.store import Store
+
+    db = tmp_path / "q.db"
+    out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
+                    "--target-qps", "50", "--p99-bound-ms", "20", "--find-max-qps",
+                    "--no-isolate", "--db", str(db), "--warmup", "0.05", "--min-time", "0.3",
+                    "--max-time", "0.5", "--target-ci", "0")
+    assert out.returncode == 0, out.stderr
+    store = Store.open(str(db), create=False)
+    (run,) = store.runs()
+    store.close()
+    tried = run.environment["qps_search"]
+    assert len(tried) >= 2 and tried[0]["target_qps"] == 50
+    best = run.metric("server_max_qps_within_bound")
+    assert best == run.environment["max_qps_within_bound"] and best >= 50
+    assert run.metric("server_target_qps") == best  # the stored figures are the best rate's
+    ok = [t["target_qps"] for t in tried if t["p99_s"] <= 0.020 and t["stop_rule"] != "overloaded"]
+    assert best == max(ok)
+    bad = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
+                    "--target-qps", "50", "--find-max-qps", "--db", str(db))
+    assert bad.returncode == 2 and "--find-max-qps needs --p99-bound-ms" in bad.stderr
