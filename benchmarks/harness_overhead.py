@@ -81,9 +81,9 @@ def main() -> None:
                   f"{o * 1e3:8.3f} ms   ratio {o / f:.4f}")
     for name, label in (("timer", "torch.utils.benchmark / flagbench"),
                         ("poller", "with poller / without")):
-        f = statistics.median(p[0] for p in pairs[name])
-        o = statistics.median(p[1] for p in pairs[name])
-        print(f"{label}: {o / f:.4f} (medians {o * 1e3:.3f} ms vs {f * 1e3:.3f} ms)")
+        # Paired: each round's ratio, so that drift between rounds cancels.
+        ratio = statistics.median(o / f for f, o in pairs[name])
+        print(f"{label}: median of per-round ratios {ratio:.4f}")
 
     empty = measure_latency(EmptySession(), None,
                             MeasureConfig(warmup_s=0.2, min_time_s=2, max_time_s=2, target_ci=0))

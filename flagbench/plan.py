@@ -53,6 +53,10 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     _unique(request.scenarios, "scenarios")
     if request.rounds < 1:
         raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
+    server_options = request.target_qps or request.p99_bound_s or request.find_max_qps
+    if server_options and "server" not in request.scenarios:
+        raise FlagbenchError(
+            "--target-qps, --p99-bound-ms and --find-max-qps apply to --scenario server")
     for name in request.vendors:
         registry.vendor(name)
     cases = {name: registry.case(name) for name in request.cases}
