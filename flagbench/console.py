@@ -48,14 +48,6 @@ def _fidelity(run: StoredRun) -> str:
     return ", ".join(parts) or "—"
 
 
-def _ci(run: StoredRun) -> str:
-    med = run.metric("latency_median_s")
-    lo, hi = run.metric("latency_median_ci_low_s"), run.metric("latency_median_ci_high_s")
-    if not med or lo is None or hi is None:
-        return "—"
-    return f"±{(hi - lo) / 2 / med * 100:.1f}%"
-
-
 def _scenario(run: StoredRun) -> str:
     qps = run.metric("server_target_qps")
     return f"server@{qps:g}/s" if qps else run.scenario
@@ -84,7 +76,7 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
         table.add_row(
             str(r.id), escape(r.vendor), escape(r.case), _scenario(r), str(r.batch_size),
             r.precision,
-            _status(r.status), _ms(r.metric("latency_median_s")), _ci(r),
+            _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
             "—" if tput is None else f"{tput:.1f}", _fidelity(r),
             escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings),

@@ -34,10 +34,6 @@ def _ms(value: float | None) -> str:
 
 def _row(run: StoredRun) -> ReportRow:
     med = run.metric("latency_median_s")
-    lo, hi = run.metric("latency_median_ci_low_s"), run.metric("latency_median_ci_high_s")
-    ci = "—"
-    if med and lo is not None and hi is not None:
-        ci = f"±{(hi - lo) / 2 / med * 100:.1f}%"
     tput = run.metric("throughput_sps")
     cos = run.metric("fidelity_cosine")
     top1 = run.metric("fidelity_top1_agreement")
@@ -52,7 +48,7 @@ def _row(run: StoredRun) -> ReportRow:
     setup = run.metric("setup_s")
     return ReportRow(
         run=run, p50_ms=_ms(med), p90_ms=_ms(run.metric("latency_p90_s")),
-        p99_ms=_ms(run.metric("latency_p99_s")), ci=ci,
+        p99_ms=_ms(run.metric("latency_p99_s")), ci=run.median_ci_text(),
         throughput="—" if tput is None else f"{tput:,.1f}",
         fidelity=", ".join(parts) or "—",
         setup="—" if setup is None else f"{setup:.2f} s",

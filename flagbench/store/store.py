@@ -59,6 +59,14 @@ class StoredRun:
         """A metric's value, or None when the run has none of that name."""
         return self.metrics.get(name)
 
+    def median_ci_text(self) -> str:
+        """The median's 95% CI as "±x.x%" of the median, or "—" for a run without one."""
+        med = self.metric("latency_median_s")
+        lo, hi = self.metric("latency_median_ci_low_s"), self.metric("latency_median_ci_high_s")
+        if not med or lo is None or hi is None:
+            return "—"
+        return f"±{(hi - lo) / 2 / med * 100:.1f}%"
+
 
 def _utc(dt: datetime) -> datetime:
     # SQLite drops the zone on the way back; every stored time is UTC.
