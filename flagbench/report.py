@@ -87,6 +87,10 @@ def write_report(html: str, out: str) -> Path:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flagbench-report-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
+        # mkstemp creates the file private (0600); a report is for sharing: honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as exc:
         raise FlagbenchError(f"cannot write report {path}: {exc.strerror}") from None

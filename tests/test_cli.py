@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_run_resnet50_and_tiny_case_then_report(flagbench, quick, tmp_path: Path
     rep = flagbench("report", "--db", str(db), "--out", str(html))
     assert rep.returncode == 0, rep.stderr
     page = html.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert html.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
     assert page.count('<tr class="run"') == 2
     assert "resnet50" in page and "tiny-mlp" in page and "top-1 100%" in page
     assert "<script>alert(1)</script>" not in page
