@@ -63,20 +63,27 @@ class RunRecord:
         return (f"{r['vendor']} × {r['case']} bs{r['batch_size']} {r['precision']} "
                 f"{r['scenario']}: {r['status']}")
 
-    def to_json(self) -> str:
-        """The record as JSON text, times in ISO 8601."""
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-able values, times in ISO 8601."""
         run = dict(self.run)
         for key in ("started_at", "finished_at"):
             run[key] = run[key].isoformat()
-        body = {"format": RECORD_FORMAT, "uid": self.uid, "host": self.host, "run": run,
+        return {"format": RECORD_FORMAT, "uid": self.uid, "host": self.host, "run": run,
                 "metrics": self.metrics, "tags": self.tags,
                 "latency_samples": self.latency_samples, "power_samples": self.power_samples}
-        return json_dumps(body)
+
+    def to_json(self) -> str:
+        """The record as JSON text."""
+        return json_dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
         """Read back what ``to_json`` wrote; ValueError for anything else."""
-        body = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, body: Any) -> RunRecord:
+        """Read back what ``to_dict`` made; ValueError (or KeyError, TypeError) otherwise."""
         if not isinstance(body, dict) or body.get("format") != RECORD_FORMAT:
             raise ValueError(f"not a flagbench run record of format {RECORD_FORMAT}")
         run = dict(body["run"])
