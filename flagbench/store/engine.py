@@ -66,7 +66,7 @@ def make_engine(loc: DatabaseLocation) -> Engine:
     password = str(url.password) if url.password else None
 
     def as_store_error(ctx: ExceptionContext) -> BaseException | None:
-        if ctx.is_pre_ping or isinstance(ctx.original_exception, IntegrityError):
+        if ctx.is_pre_ping or isinstance(ctx.sqlalchemy_exception, IntegrityError):
             return None  # pre-ping reconnects by itself; the store handles duplicate keys
         orig = ctx.original_exception
         detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
