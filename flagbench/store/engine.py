@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from flagbench.errors import FlagbenchError
 from flagbench.store.location import DatabaseLocation
@@ -50,6 +51,11 @@ def make_engine(loc: DatabaseLocation) -> Engine:
     url = make_url(loc.url)
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {"json_serializer": json_dumps}
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        # A connection per transaction: between runs the file is closed and its WAL folded
+        # back, so a file that became unwritable is noticed at the next write instead of
+        # being written through an old handle.
+        kwargs["poolclass"] = NullPool
     if backend == "postgresql":
         kwargs.update(pool_pre_ping=True,
                       connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S,
