@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from pg_server import PgCluster, find_binaries
 
 PLUGIN_SITE = Path(__file__).parent / "plugin_site"

@@ -34,7 +34,7 @@ def test_concurrent_writers_lose_nothing(db_url: str, tmp_path: Path) -> None:
         for w in range(WRITERS)
     ]
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (_out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "Traceback" not in err
 

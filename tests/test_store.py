@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pg_server import PASSWORD, PgCluster
 from sqlalchemy import Connection, create_engine, inspect, text
 
 from flagbench.contracts import ActualRun
@@ -26,6 +25,7 @@ from flagbench.stats import summarize
 from flagbench.store import Store
 from flagbench.store.location import ENV_VAR, resolve
 from flagbench.store.migrate import head_revision
+from pg_server import PASSWORD, PgCluster
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
