@@ -9,18 +9,24 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from flagbench import __version__
 from flagbench.errors import FlagbenchError
 
+if TYPE_CHECKING:
+    from flagbench.runner import Runner
+    from flagbench.spec import RunSpec
+
 T = TypeVar("T")
 
 EXIT_USAGE = 2
 EXIT_FAILED_RUNS = 1
 EXIT_INTERRUPTED = 130
+#: Some run could not be written to the database and waits in the spool.
+EXIT_SPOOLED = 3
 
 _DB_HELP = (
     "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
@@ -94,9 +100,16 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+#: Options that may be given together with --config: where results go, and extra labels.
+_WITH_CONFIG = {"config", "db", "tags"}
+
+
 @cli.command()
-@click.option("--vendor", "vendors", required=True, help="Vendor(s), comma-separated.")
-@click.option("--case", "cases", required=True, help="Case(s), comma-separated.")
+@click.option("--config", "config", default=None, metavar="SUITE.toml",
+              help="Run the matrix a suite file describes (examples/suite.toml); only --db "
+              "and --tag may be given with it.")
+@click.option("--vendor", "vendors", default=None, help="Vendor(s), comma-separated.")
+@click.option("--case", "cases", default=None, help="Case(s), comma-separated.")
 @click.option("--batch-size", default="1", show_default=True,
               help="Batch size(s), comma-separated.")
 @click.option("--precision", default="fp32", show_default=True,
@@ -134,46 +147,85 @@ def cli(verbose: int) -> None:
 @click.option("--isolate/--no-isolate", default=True, show_default=True,
               help="Measure each run in its own child process.")
 @click.option("--db", default=None, help=_DB_HELP)
-def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str,
-        target_qps: float | None, p99_bound_ms: float | None, find_max_qps: bool, warmup: float,
-        min_time: float, max_time: float, min_iters: int, target_ci: float,
-        weights: tuple[str, ...], case_options: tuple[str, ...], tags: tuple[str, ...],
-        rounds: int, cpu_tdp: float | None,
-        timeout: float, isolate: bool, db: str | None) -> int:
-    """Run the vendor × case matrix and store every run (skipped and failed ones too)."""
-    from flagbench import console
+def run(config: str | None, vendors: str | None, cases: str | None, batch_size: str,
+        precision: str, scenario: str, target_qps: float | None, p99_bound_ms: float | None,
+        find_max_qps: bool, warmup: float, min_time: float, max_time: float, min_iters: int,
+        target_ci: float, weights: tuple[str, ...], case_options: tuple[str, ...],
+        tags: tuple[str, ...], rounds: int, cpu_tdp: float | None, timeout: float,
+        isolate: bool, db: str | None) -> int:
+    """Run the vendor × case matrix and store every run (skipped and failed ones too).
+
+    A run that cannot be written to the database (it went away, the file became read-only) is
+    kept in the spool, the matrix goes on, and the exit code is 3; `flagbench spool --replay`
+    writes such runs later.
+    """
     from flagbench.plan import Request, build_plan
     from flagbench.plugins import Registry
-    from flagbench.result import Status
     from flagbench.runner import Runner
-    from flagbench.spec import MeasureConfig, RunSpec
-    from flagbench.store import Store
+    from flagbench.spec import MeasureConfig
 
-    case_names = _split(cases, "--case", str)
-    request = Request(
-        vendors=_split(vendors, "--vendor", str),
-        cases=case_names,
-        batch_sizes=_split(batch_size, "--batch-size", int),
-        precisions=_split(precision, "--precision", str),
-        measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
-                              min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
-        weights=_weights(weights, case_names),
-        case_options=_case_options(case_options, case_names),
-        tags=_tags(tags),
-        rounds=rounds,
-        scenarios=_split(scenario, "--scenario", str),
-        target_qps=target_qps,
-        p99_bound_s=None if p99_bound_ms is None else p99_bound_ms / 1e3,
-        find_max_qps=find_max_qps,
-    )
+    if config is not None:
+        from flagbench.suite import load_suite
+
+        ctx = click.get_current_context()
+        given = [p.opts[0] for p in ctx.command.params
+                 if p.name not in _WITH_CONFIG and p.name is not None
+                 and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise FlagbenchError(f"{given[0]} cannot be combined with --config: the suite "
+                                 "describes the matrix (only --db and --tag may be added)")
+        suite = load_suite(config)
+        extra = _tags(tags)
+        clash = sorted(set(dict(extra)) & set(dict(suite.request.tags)))
+        if clash:
+            raise FlagbenchError(f"--tag {clash[0]!r} is also set in {config}")
+        import dataclasses
+
+        request = dataclasses.replace(
+            suite.request, tags=tuple(sorted((*suite.request.tags, *extra))))
+        timeout, isolate = suite.timeout_s, suite.isolate
+    else:
+        if vendors is None or cases is None:
+            missing = "--vendor" if vendors is None else "--case"
+            raise FlagbenchError(f"Missing option '{missing}' (or give --config SUITE.toml)")
+        case_names = _split(cases, "--case", str)
+        request = Request(
+            vendors=_split(vendors, "--vendor", str),
+            cases=case_names,
+            batch_sizes=_split(batch_size, "--batch-size", int),
+            precisions=_split(precision, "--precision", str),
+            measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
+                                  min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
+            weights=_weights(weights, case_names),
+            case_options=_case_options(case_options, case_names),
+            tags=_tags(tags),
+            rounds=rounds,
+            scenarios=_split(scenario, "--scenario", str),
+            target_qps=target_qps,
+            p99_bound_s=None if p99_bound_ms is None else p99_bound_ms / 1e3,
+            find_max_qps=find_max_qps,
+        )
     registry = Registry.discover()
     specs = build_plan(request, registry)
     runner = Runner(registry, isolate=isolate, timeout_s=timeout)
+    return _run_matrix(specs, runner, db, request.rounds)
+
+
+def _run_matrix(specs: list[RunSpec], runner: Runner, db: str | None, rounds: int) -> int:
+    """Run the specs in order, storing each result (or spooling it); the exit code."""
+    from flagbench import console
+    from flagbench.result import Status
+    from flagbench.store import Store
+    from flagbench.store import spool as spool_
+    from flagbench.store.engine import StoreError
+    from flagbench.store.record import record_of
+
     store = Store.open(db, create=True)
     out = console.console()
     out.print(f"{len(specs)} run(s) → {store.label}")
     ids: list[int] = []
     results = []
+    spooled: list[str] = []
     interrupted = False
     with console.progress_line(out) as show:
         for i, spec in enumerate(specs, 1):
@@ -182,30 +234,48 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str
                 show(i, len(specs), spec, detail)
 
             result = runner.run(spec, phase)
-            ids.append(store.save(result))
             results.append(result)
+            record = record_of(result)
             line = f"[{i}/{len(specs)}] {spec.label}: {result.status.value}"
             if result.measurement is not None:
                 line += f", p50 {result.measurement.stats.median * 1e3:.2f} ms"
             if result.reason:
                 line += f" ({result.reason})"
+            try:
+                ids.append(store.write(record))
+            except StoreError as exc:
+                path = spool_.put(record, store.label, str(exc))
+                spooled.append(str(exc))
+                line += f" — NOT STORED ({exc}); kept in {path}"
             out.print(line, markup=False)
             for warning in result.warnings:
                 out.print(f"    warning: {warning}", style="yellow", markup=False)
             if result.status is Status.INTERRUPTED:
                 interrupted = True
                 break
-    stored = [store.run(i) for i in ids]
-    out.print(console.runs_table(stored, "results"))
+    try:
+        stored = [store.run(i) for i in ids]
+        out.print(console.runs_table(stored, "results"))
+    except StoreError as exc:
+        stored = []
+        out.print(f"cannot read the results back: {exc}", markup=False)
     if rounds > 1:
         from flagbench.rounds import combine_rounds
 
         out.print(console.rounds_table(combine_rounds(results), "rounds combined"))
-    out.print(f"stored in {store.label}; `flagbench report --out report.html` renders them")
+    out.print(f"stored in {store.label}; `flagbench report --out report.html` renders them",
+              markup=False)
     store.close()
+    if spooled:
+        _error(f"{len(spooled)} of {len(results)} run(s) could not be written to the database "
+               f"({spooled[-1]}); they are kept in {spool_.spool_dir()}: "
+               "`flagbench spool --replay` writes them")
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED_RUNS if any(r.status in ("failed", "timeout") for r in stored) else 0
+    if spooled:
+        return EXIT_SPOOLED
+    failed = any(r.status in (Status.FAILED, Status.TIMEOUT) for r in results)
+    return EXIT_FAILED_RUNS if failed else 0
 
 
 @cli.command(name="list")
@@ -296,6 +366,55 @@ def show(run_id: int, db: str | None) -> int:
     out = console.console()
     for part in console.run_detail(run_, samples):
         out.print(part)
+    return 0
+
+
+@cli.command()
+@click.option("--replay", is_flag=True,
+              help="Write the spooled runs to the database and remove them from the spool.")
+@click.option("--db", default=None, help=_DB_HELP)
+def spool(replay: bool, db: str | None) -> int:
+    """List the runs that could not be written to a database, or write them now (--replay).
+
+    Replaying is idempotent: a run already in the database (same uid) is not written twice.
+    """
+    from flagbench import console
+    from flagbench.store import spool as spool_
+
+    entries = spool_.entries()
+    out = console.console()
+    if not replay:
+        if db is not None:
+            raise FlagbenchError("--db applies to --replay only")
+        out.print(f"{len(entries)} run(s) in the spool {spool_.spool_dir()}", markup=False)
+        for e in entries:
+            what = e.record.label if e.record else e.path.name
+            out.print(f"  {e.spooled_at} {what} → {e.target}: {e.error}", markup=False)
+        return 0
+    from flagbench.store import Store
+    from flagbench.store.engine import StoreError
+
+    store = Store.open(db, create=True)
+    left = 0
+    for e in entries:
+        if e.record is None:
+            left += 1
+            out.print(f"  kept {e.path.name}: {e.error}", markup=False)
+            continue
+        try:
+            run_id = store.write(e.record)
+        except StoreError as exc:
+            left += 1
+            out.print(f"  kept {e.record.label}: {exc}", markup=False)
+            continue
+        e.path.unlink(missing_ok=True)
+        out.print(f"  wrote {e.record.label} as run {run_id}", markup=False)
+    store.close()
+    out.print(f"{len(entries) - left} run(s) written to {store.label}, {left} left in the spool",
+              markup=False)
+    if left:
+        _error(f"{left} spooled run(s) could not be written to {store.label}")
+        return EXIT_SPOOLED
     return 0
 
 

@@ -68,6 +68,18 @@ def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
         raise FlagbenchError(f"{what} listed twice: {', '.join(dupes)}")
 
 
+#: Longest tag key the store holds (``tags.key`` is VARCHAR(128); PostgreSQL enforces it).
+MAX_TAG_KEY = 128
+
+
+def _check_tags(tags: tuple[tuple[str, str], ...]) -> None:
+    for key, value in tags:
+        if len(key) > MAX_TAG_KEY:
+            raise FlagbenchError(f"tag key {key[:20]!r}… is longer than {MAX_TAG_KEY} characters")
+        if "\x00" in key or "\x00" in value:
+            raise FlagbenchError(f"tag {key!r} holds a NUL character")
+
+
 def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     """The matrix case × scenario × vendor × batch size × precision, nested in that order,
     once per round.
@@ -80,6 +92,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     _unique(request.batch_sizes, "batch sizes")
     _unique(request.precisions, "precisions")
     _unique(request.scenarios, "scenarios")
+    _check_tags(request.tags)
     if request.rounds < 1:
         raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
     server_options = request.target_qps or request.p99_bound_s or request.find_max_qps

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from pg_server import PgCluster, find_binaries
 
 PLUGIN_SITE = Path(__file__).parent / "plugin_site"
 
@@ -17,6 +19,49 @@ PLUGIN_SITE = Path(__file__).parent / "plugin_site"
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep ONNX exports of the tests out of the user's cache (children inherit the env)."""
     os.environ["FLAGBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True)
+def spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private spool per test, never the user's (children inherit the env)."""
+    path = tmp_path / "spool"
+    monkeypatch.setenv("FLAGBENCH_SPOOL", str(path))
+    return path
+
+
+def _postgres_or_skip() -> Path:
+    bindir = find_binaries()
+    if bindir is None:
+        reason = "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL variants", pytrace=False)
+        pytest.skip(reason)
+    return bindir
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One PostgreSQL server for the session; skipped without the binaries, except on CI."""
+    cluster = PgCluster(_postgres_or_skip())
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture
+def own_pg_cluster() -> Iterator[PgCluster]:
+    """A PostgreSQL server of this test's own, which it may stop and start."""
+    cluster = PgCluster(_postgres_or_skip())
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, then a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "results.db")
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database()
 
 
 @pytest.fixture

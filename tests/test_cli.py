@@ -128,6 +128,11 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
     wrong_ckpt = tmp / "wrong.pt"
     torch.save({"fc.weight": torch.zeros(3, 3)}, wrong_ckpt)
     run = ["run", "--db", str(db)]
+    suite = tmp / "suite.toml"
+    suite.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[tags]\nsuite = "s"\n')
+    bad_suite = tmp / "bad-suite.toml"
+    bad_suite.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\nbatch = [1]\n')
+    secret_pg = "postgresql+psycopg://bench:S3cret-pw@127.0.0.1:1/flagbench"
     return [
         ([*run, "--vendor", "cpux", "--case", "resnet50"], "unknown vendor 'cpux'; did you mean cpu"),
         ([*run, "--vendor", "cpu", "--case", "resnet5"], "did you mean resnet50"),
@@ -172,6 +177,22 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
         (["report", "--db", str(db), "--out", str(tmp / "no" / "r.html")], "does not exist"),
         (["show", "999", "--db", str(db)], "no run with id 999"),
         (["history", "--db", str(db), "--limit", "0"], "--limit"),
+        (["run", "--db", str(db)], "Missing option '--vendor' (or give --config SUITE.toml)"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--tag", "k" * 129 + "=v"], "longer than 128 characters"),
+        ([*run, "--config", str(tmp / "absent.toml")], "no suite file at"),
+        ([*run, "--config", str(text)], "is not valid TOML"),
+        ([*run, "--config", str(bad_suite)], "bad-suite.toml: unknown key matrix.batch; expected one of"),
+        ([*run, "--config", str(suite), "--vendor", "cpu"], "--vendor cannot be combined with --config"),
+        ([*run, "--config", str(suite), "--min-time", "1"], "--min-time cannot be combined with --config"),
+        ([*run, "--config", str(suite), "--no-isolate"], "--isolate cannot be combined with --config"),
+        ([*run, "--config", str(suite), "--tag", "suite=x"], "--tag 'suite' is also set in"),
+        (["run", "--vendor", "cpu", "--case", "tiny-mlp", "--db", secret_pg],
+         "cannot use database postgresql+psycopg://bench:***@127.0.0.1:1/flagbench: connection failed"),
+        (["history", "--db", secret_pg], "Connection refused"),
+        (["report", "--db", "mysql://bench:S3cret-pw@db.example/flagbench"],
+         "cannot use database mysql://bench:***@db.example/flagbench"),
+        (["spool", "--db", str(db)], "--db applies to --replay only"),
+        (["spool", "--replay", "--db", str(text)], "is not a SQLite database"),
     ]
 
 
@@ -185,8 +206,72 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_database(flagbench, seeded_
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, out.stderr)
         assert message in lines[0], (args, lines[0])
         assert "Traceback" not in out.stderr
+        assert "S3cret-pw" not in out.stdout + out.stderr
     assert _digest(seeded_db) == before
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_suite_run_and_store_commands_on_both_databases(flagbench, db_url: str,
+                                                       tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(
+        '[matrix]\nvendors = ["cpu", "absent-hw"]\ncases = ["tiny-mlp"]\nbatch-sizes = [1, 2]\n'
+        '[measure]\nwarmup = 0\nmin-time = 0.1\nmax-time = 0.5\nmin-iters = 5\n'
+        'isolate = false\n[tags]\nsuite = "smoke"\n')
+    out = flagbench("run", "--config", str(suite), "--tag", "host=ci", "--db", db_url)
+    assert out.returncode == 0, out.stderr
+    assert "4 run(s) →" in out.stdout
+    store = Store.open(db_url, create=False)
+    runs = store.runs()
+    store.close()
+    assert sorted((r.vendor, r.batch_size, r.status) for r in runs) == [
+        ("absent-hw", 1, "skipped"), ("absent-hw", 2, "skipped"), ("cpu", 1, "ok"), ("cpu", 2, "ok")]
+    assert all(r.tags == {"suite": "smoke", "host": "ci"} for r in runs)
+    assert runs[0].environment.get("isolation") != "child process"  # isolate = false was used
+    html = tmp_path / "r.html"
+    rep = flagbench("report", "--db", db_url, "--out", str(html))
+    hist = flagbench("history", "--db", db_url)
+    show = flagbench("show", str(max(r.id for r in runs)), "--db", db_url)
+    for done in (rep, hist, show):
+        assert done.returncode == 0, done.stderr
+    assert html.read_text().count('<tr class="run"') == 4
+    assert "tiny-mlp" in hist.stdout and "absent-hw" in show.stdout
+    if "://" in db_url:  # the PostgreSQL URL carries a password: it is never shown
+        password = db_url.split(":")[2].split("@")[0]
+        for text in (out.stdout, rep.stdout, hist.stdout, show.stdout, html.read_text()):
+            assert password not in text
+        assert "flagbench:***@127.0.0.1" in out.stdout
+
+
+def test_bad_postgresql_databases_are_refused_untouched(flagbench, pg_cluster,
+                                                       quick) -> None:
+    from sqlalchemy import create_engine, text
+
+    url = pg_cluster.create_database()
+    name = url.rsplit("/", 1)[1]
+    wrong = pg_cluster.url(name, password="Wr0ng-pw")
+    Store.open(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("update alembic_version set version_num = '9999'"))
+    cases = [
+        (["run", "--vendor", "cpu", "--case", "tiny-mlp", "--db", wrong, *quick],
+         "password authentication failed"),
+        (["history", "--db", pg_cluster.url("absent_db")], 'database "absent_db" does not exist'),
+        (["run", "--vendor", "cpu", "--case", "tiny-mlp", "--db", url, *quick],
+         "was written by a newer flagbench (schema 9999); upgrade flagbench"),
+        (["report", "--db", url], "was written by a newer flagbench"),
+    ]
+    for args, message in cases:
+        out = flagbench(*args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1, (args, out.stderr)
+        assert message in lines[0] and lines[0].startswith("error: "), (args, lines[0])
+        assert "Wr0ng-pw" not in out.stderr + out.stdout
+    with engine.connect() as conn:  # left as it was
+        assert conn.execute(text("select version_num from alembic_version")).scalar_one() == "9999"
+        assert conn.execute(text("select count(*) from runs")).scalar_one() == 0
+    engine.dispose()
 
 
 def test_unwritable_database_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

@@ -1,14 +1,18 @@
-"""The store: round trip of every status, refusals that leave files untouched, migrations."""
+"""The store on SQLite and PostgreSQL: round trip of every status, refusals that leave the
+database untouched, migrations, password hiding."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from flagbench.contracts import ActualRun
 from flagbench.energy import MEASURED, EnergyReading
@@ -21,6 +25,7 @@ from flagbench.stats import summarize
 from flagbench.store import Store
 from flagbench.store.location import ENV_VAR, resolve
 from flagbench.store.migrate import head_revision
+from pg_server import PASSWORD, PgCluster
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -45,8 +50,34 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_round_trip_ok_run(db_path: Path) -> None:
-    store = Store.open(str(db_path))
+@contextmanager
+def _sql(db: str) -> Iterator[Connection]:
+    """A plain SQLAlchemy connection (in a transaction) to a test database, past the store."""
+    engine = create_engine(db if "://" in db else f"sqlite:///{db}")
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def _one(db: str, query: str) -> object:
+    with _sql(db) as conn:
+        return conn.execute(text(query)).scalar_one()
+
+
+def _snapshot(db: str) -> object:
+    """What a refusal must leave as it was: SQLite's bytes, or PostgreSQL's tables and rows."""
+    if "://" not in db:
+        return _digest(Path(db))
+    with _sql(db) as conn:
+        tables = sorted(inspect(conn).get_table_names())
+        return [(t, conn.execute(text(f'select count(*) from "{t}"')).scalar_one(),
+                 conn.execute(text(f'select * from "{t}"')).all()) for t in tables]
+
+
+def test_round_trip_ok_run(db_url: str) -> None:
+    store = Store.open(db_url)
     result = _ok_result()
     run_id = store.save(result)
     back = store.run(run_id)
@@ -66,8 +97,8 @@ def test_round_trip_ok_run(db_path: Path) -> None:
     store.close()
 
 
-def test_skipped_and_failed_runs_are_stored(db_path: Path) -> None:
-    store = Store.open(str(db_path))
+def test_skipped_and_failed_runs_are_stored(db_url: str) -> None:
+    store = Store.open(db_url)
     spec = RunSpec(vendor="cpu", case="resnet50")
     for status in (Status.SKIPPED, Status.FAILED, Status.INTERRUPTED):
         store.save(RunResult(spec, status, T0, T0, reason=f"because {status.value}",
@@ -79,39 +110,59 @@ def test_skipped_and_failed_runs_are_stored(db_path: Path) -> None:
     assert store.runs(case="bert") == []
 
 
-def test_one_host_row_per_machine(db_path: Path) -> None:
-    store = Store.open(str(db_path))
+def test_one_host_row_per_machine(db_url: str) -> None:
+    store = Store.open(db_url)
     store.save(_ok_result())
     store.save(_ok_result())
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("select count(*) from hosts").fetchone() == (1,)
-        assert conn.execute("select count(*) from latency_samples").fetchone() == (8,)
+    store.close()
+    assert _one(db_url, "select count(*) from hosts") == 1
+    assert _one(db_url, "select count(*) from latency_samples") == 8
 
 
-def test_schema_is_versioned_with_alembic(db_path: Path) -> None:
-    Store.open(str(db_path)).close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("select version_num from alembic_version").fetchone() == (
-            head_revision(),)
+def test_a_record_is_written_once_however_often_it_is_written(db_url: str) -> None:
+    from flagbench.store.record import RunRecord, record_of
+
+    store = Store.open(db_url)
+    record = RunRecord.from_json(record_of(_ok_result()).to_json())  # as the spool keeps it
+    first = store.write(record)
+    assert store.write(record) == first
+    (run,) = store.runs()
+    assert run.uid == record.uid and run.started_at == T0
+    assert list(store.samples(first)) == [0.010, 0.012, 0.011, 0.013]
+    store.close()
 
 
-def test_refuses_newer_schema_untouched(db_path: Path) -> None:
-    Store.open(str(db_path)).close()
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("update alembic_version set version_num = '9999'")
-    before = _digest(db_path)
+def test_schema_is_versioned_with_alembic(db_url: str) -> None:
+    Store.open(db_url).close()
+    assert _one(db_url, "select version_num from alembic_version") == head_revision()
+
+
+def test_refuses_newer_schema_untouched(db_url: str) -> None:
+    store = Store.open(db_url)
+    store.save(_ok_result())
+    store.close()
+    with _sql(db_url) as conn:
+        conn.execute(text("update alembic_version set version_num = '9999'"))
+    before = _snapshot(db_url)
+    with pytest.raises(FlagbenchError, match="written by a newer flagbench .schema 9999."):
+        Store.open(db_url)
     with pytest.raises(FlagbenchError, match="newer flagbench"):
-        Store.open(str(db_path))
-    assert _digest(db_path) == before
+        Store.open(db_url, create=False)
+    assert _snapshot(db_url) == before
 
 
-def test_refuses_foreign_sqlite_database(db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("create table payroll (name text)")
-    before = _digest(db_path)
+def test_refuses_foreign_database_untouched(db_url: str) -> None:
+    if "://" not in db_url:
+        with sqlite3.connect(db_url) as conn:
+            conn.execute("create table payroll (name text)")
+    else:
+        with _sql(db_url) as conn:
+            conn.execute(text("create table payroll (name text)"))
+            conn.execute(text("insert into payroll values ('ada')"))
+    before = _snapshot(db_url)
     with pytest.raises(FlagbenchError, match="not a flagbench database"):
-        Store.open(str(db_path))
-    assert _digest(db_path) == before
+        Store.open(db_url)
+    assert _snapshot(db_url) == before
 
 
 def test_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
@@ -143,37 +194,56 @@ def test_url_env_and_password_hiding(tmp_path: Path, monkeypatch: pytest.MonkeyP
         Store.open("nope://host/db")
 
 
-def test_older_schema_upgrades_in_place(db_path: Path) -> None:
+def test_older_schema_upgrades_in_place(db_url: str) -> None:
     from alembic import command
-    from sqlalchemy import create_engine
 
     from flagbench.store.migrate import _config
 
-    engine = create_engine(f"sqlite:///{db_path}")
     cfg = _config()
-    with engine.begin() as conn:
+    with _sql(db_url) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-    engine.dispose()
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("insert into hosts (key, hostname, facts, first_seen) "
-                     "values ('k', 'oldhost', '{}', '2026-01-01 00:00:00')")
-        conn.execute(
+    with _sql(db_url) as conn:
+        conn.execute(text("insert into hosts (key, hostname, facts, first_seen) "
+                          "values ('k', 'oldhost', '{}', '2026-01-01 00:00:00+00:00')"))
+        conn.execute(text(
             "insert into runs (uid, host_id, vendor, \"case\", scenario, batch_size, precision, "
             "status, reason, started_at, finished_at, spec, environment, flagbench_version) "
             "values ('u1', 1, 'cpu', 'resnet50', 'latency', 1, 'fp32', 'skipped', 'old', "
-            "'2026-01-01 00:00:00', '2026-01-01 00:00:01', '{}', '{}', '0.0.1')")
-    store = Store.open(str(db_path))
+            "'2026-01-01 00:00:00+00:00', '2026-01-01 00:00:01+00:00', '{}', '{}', '0.0.1')"))
+    assert "power_samples" not in _snapshot_tables(db_url)
+    store = Store.open(db_url)
     (old,) = store.runs()
     assert (old.hostname, old.reason, old.warnings) == ("oldhost", "old", [])
     new_id = store.save(_ok_result())
     assert store.run(new_id).status == "ok"
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("select version_num from alembic_version").fetchone() == (
-            head_revision(),)
+    store.close()
+    assert _one(db_url, "select version_num from alembic_version") == head_revision()
+    assert "power_samples" in _snapshot_tables(db_url)
 
 
-def test_power_samples_round_trip(db_path: Path) -> None:
+def _snapshot_tables(db: str) -> set[str]:
+    with _sql(db) as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def test_password_never_shown(pg_cluster: PgCluster) -> None:
+    url = pg_cluster.create_database()
+    store = Store.open(url)
+    assert PASSWORD not in store.label and "***" in store.label
+    store.close()
+    wrong = pg_cluster.url(url.rsplit("/", 1)[1], password="Wr0ng-s3cret")
+    with pytest.raises(FlagbenchError) as refused:
+        Store.open(wrong)
+    message = str(refused.value)
+    assert "password authentication failed" in message
+    assert "Wr0ng-s3cret" not in message and "\n" not in message
+    with pytest.raises(FlagbenchError, match="does not exist") as missing:
+        Store.open(pg_cluster.url("no_such_db"))
+    assert PASSWORD not in str(missing.value)
+
+
+def test_power_samples_round_trip(db_url: str) -> None:
     import dataclasses
 
     result = _ok_result()
@@ -182,6 +252,7 @@ def test_power_samples_round_trip(db_path: Path) -> None:
                            power_samples=((0.0, 29.0), (0.05, 31.0), (0.1, 30.0)))
     result = dataclasses.replace(
         result, measurement=dataclasses.replace(result.measurement, energy=energy))
-    store = Store.open(str(db_path))
+    store = Store.open(db_url)
     run_id = store.save(result)
     assert list(store.power_samples(run_id)) == [(0.0, 29.0), (0.05, 31.0), (0.1, 30.0)]
+    store.close()

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import uuid
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from flagbench import __version__
 from flagbench.environment import host_key
 from flagbench.errors import FlagbenchError
 from flagbench.result import RunResult
 from flagbench.store import location, migrate
+from flagbench.store.engine import WRITE, StoreError, make_engine, use_wal
+from flagbench.store.record import RunRecord, record_of
 from flagbench.store.schema import (
     HostRow,
     LatencySampleRow,
@@ -27,6 +27,12 @@ from flagbench.store.schema import (
     RunRow,
     TagRow,
 )
+
+log = logging.getLogger(__name__)
+
+#: Pauses between write attempts: about two seconds in all rides out a busy SQLite file or a
+#: restarting PostgreSQL; a longer outage sends the run to the spool instead.
+RETRY_PAUSES_S = (0.2, 0.5, 1.2)
 
 
 @dataclass(frozen=True)
@@ -73,16 +79,6 @@ def _utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _finite_or_none(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-def _spec_dict(result: RunResult) -> dict[str, Any]:
-    spec = dataclasses.asdict(result.spec)
-    spec["tags"] = dict(result.spec.tags)
-    return spec
-
-
 def _to_stored(row: RunRow) -> StoredRun:
     return StoredRun(
         id=row.id, uid=row.uid, vendor=row.vendor, case=row.case, scenario=row.scenario,
@@ -104,24 +100,22 @@ class Store:
         self.engine = engine
         self.label = label
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Writes on SQLite take the write lock when they begin (see engine.py).
+        self._writes = sessionmaker(engine.execution_options(**WRITE), expire_on_commit=False)
 
     @classmethod
     def open(cls, db: str | None, create: bool = True) -> Store:
         """Open (and create or migrate) the database; a FlagbenchError if it cannot be used."""
         loc = location.resolve(db)
         location.check_sqlite_file(loc, create=create)
-        try:
-            engine = create_engine(loc.url)
-        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-            raise FlagbenchError(f"cannot use database {loc.label}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+        engine = make_engine(loc)
         try:
             migrate.upgrade(engine, loc.label)
-        except (DatabaseError, OperationalError) as exc:
+            if create:
+                use_wal(engine)
+        except StoreError as exc:
             engine.dispose()
-            detail = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-            raise FlagbenchError(f"cannot use database {loc.label}: {detail}") from None
+            raise FlagbenchError(f"cannot use {exc}") from None
         except FlagbenchError:
             engine.dispose()
             raise
@@ -131,51 +125,73 @@ class Store:
         """Release connections."""
         self.engine.dispose()
 
-    def _host(self, session: Session, facts: dict[str, Any], when: datetime) -> HostRow:
+    def _host(self, session: Session, facts: dict[str, Any], when: datetime) -> int:
         key = host_key(facts)
-        host = session.scalar(select(HostRow).where(HostRow.key == key))
-        if host is None:
-            host = HostRow(key=key, hostname=str(facts.get("hostname", "?")), facts=facts,
-                           first_seen=when)
-            session.add(host)
-            session.flush()
-        return host
+        found = session.scalar(select(HostRow.id).where(HostRow.key == key))
+        if found is not None:
+            return found
+        try:
+            # A savepoint: another writer may insert the same host between our select and
+            # insert (PostgreSQL); then its row is the one to use.
+            with session.begin_nested():
+                host = HostRow(key=key, hostname=str(facts.get("hostname", "?")), facts=facts,
+                               first_seen=when)
+                session.add(host)
+            return host.id
+        except IntegrityError:
+            found = session.scalar(select(HostRow.id).where(HostRow.key == key))
+            if found is None:
+                raise
+            return found
 
     def save(self, result: RunResult) -> int:
         """Store a run with its metrics, tags and raw samples in one transaction; its id."""
-        env = dict(result.environment)
-        facts = dict(env.pop("host", {}))
-        m = result.measurement
-        with self._sessions.begin() as session:
-            host = self._host(session, facts, result.started_at)
-            row = RunRow(
-                uid=str(uuid.uuid4()), host_id=host.id, vendor=result.spec.vendor,
-                case=result.spec.case, scenario=result.spec.scenario,
-                batch_size=result.spec.batch_size, precision=result.spec.precision,
-                status=result.status.value, reason=result.reason,
-                stop_rule=m.stop_rule if m else None,
-                started_at=result.started_at, finished_at=result.finished_at,
-                spec=_spec_dict(result),
-                actual=dataclasses.asdict(result.actual) if result.actual else None,
-                environment=env, flagbench_version=__version__, warnings=result.warnings,
-            )
-            row.metrics = [
-                MetricRow(name=x.name, value=_finite_or_none(x.value), unit=x.unit)
-                for x in result.metrics()
-            ]
-            row.tags = [TagRow(key=k, value=v) for k, v in result.spec.tags]
+        return self.write(record_of(result))
+
+    def write(self, record: RunRecord) -> int:
+        """Store a record in one transaction and return its id; a record whose uid is stored
+        already is not written again (retries and spool replays are idempotent).
+
+        Transient errors (a locked SQLite file, a lost connection, a serialisation failure)
+        are retried a few times; then a StoreError says why.
+        """
+        for attempt, pause in enumerate((*RETRY_PAUSES_S, None)):
+            try:
+                return self._write_once(record)
+            except IntegrityError:
+                # Most likely the same uid committed by an attempt whose reply was lost.
+                if pause is None:
+                    raise
+            except StoreError as exc:
+                if not exc.transient or pause is None:
+                    raise
+                log.info("write attempt %d to %s failed (%s); retrying", attempt + 1,
+                         self.label, exc)
+            time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _write_once(self, record: RunRecord) -> int:
+        with self._writes.begin() as session:
+            existing = session.scalar(select(RunRow.id).where(RunRow.uid == record.uid))
+            if existing is not None:
+                return existing
+            host_id = self._host(session, record.host, record.run["started_at"])
+            row = RunRow(uid=record.uid, host_id=host_id, **record.run)
+            row.metrics = [MetricRow(name=n, value=v, unit=u) for n, v, u in record.metrics]
+            row.tags = [TagRow(key=k, value=v) for k, v in record.tags]
             session.add(row)
             session.flush()
-            if m is not None:
+            if record.latency_samples:
                 session.execute(
                     insert(LatencySampleRow),
-                    [{"run_id": row.id, "idx": i, "seconds": s} for i, s in enumerate(m.samples)],
+                    [{"run_id": row.id, "idx": i, "seconds": s}
+                     for i, s in enumerate(record.latency_samples)],
                 )
-            if m is not None and m.energy is not None and m.energy.power_samples:
+            if record.power_samples:
                 session.execute(
                     insert(PowerSampleRow),
                     [{"run_id": row.id, "idx": i, "t_s": t, "watts": w}
-                     for i, (t, w) in enumerate(m.energy.power_samples)],
+                     for i, (t, w) in enumerate(record.power_samples)],
                 )
             return row.id
 
@@ -220,11 +236,3 @@ class Store:
             q = (select(LatencySampleRow.seconds).where(LatencySampleRow.run_id == run_id)
                  .order_by(LatencySampleRow.idx))
             return list(session.scalars(q))
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    # Wait for another writer rather than fail at once.
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()

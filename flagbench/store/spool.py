@@ -1,0 +1,81 @@
+"""Runs that could not be written to the database wait here, as JSON files, to be written later.
+
+A fleet host keeps measuring while the shared database is down; nothing it measured is lost.
+Each file holds one run record with its uid, so replaying it twice stores it once. The file
+names the database it was meant for by its label (never with the password).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flagbench.store.record import RunRecord, json_dumps
+
+ENV_VAR = "FLAGBENCH_SPOOL"
+
+
+def spool_dir() -> Path:
+    """``$FLAGBENCH_SPOOL``, else ``spool/`` in the platform's per-user data directory."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("flagbench", appauthor=False) / "spool"
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One spooled run, or a file in the spool that cannot be read (``record`` None)."""
+
+    path: Path
+    record: RunRecord | None
+    target: str
+    error: str
+    spooled_at: str
+
+
+def put(record: RunRecord, target: str, error: str) -> Path:
+    """Keep a record that could not be written to ``target``; the file's path.
+
+    Written to a temporary file and renamed, so a crash never leaves half a spool file.
+    """
+    folder = spool_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    body = {"target": target, "error": error,
+            "spooled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "record": record.to_dict()}
+    final = folder / f"{record.uid}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json_dumps(body))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def entries() -> list[SpoolEntry]:
+    """Every spooled run, oldest first; unreadable files are listed with the reason."""
+    folder = spool_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in folder.glob("*.json"):
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            out.append(SpoolEntry(path, RunRecord.from_dict(body["record"]),
+                                  str(body["target"]), str(body["error"]),
+                                  str(body["spooled_at"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            out.append(SpoolEntry(path, None, "?", f"unreadable spool file: {exc}", ""))
+    return sorted(out, key=lambda e: (e.spooled_at, e.path.name))

@@ -1,0 +1,90 @@
+"""Suite files: a whole matrix from TOML, every key and value checked, errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flagbench.errors import FlagbenchError
+from flagbench.plan import build_plan
+from flagbench.plugins import Registry
+from flagbench.suite import load_suite
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "suite.toml"
+
+
+def test_example_suite_plans_its_matrix() -> None:
+    suite = load_suite(EXAMPLE)
+    req = suite.request
+    assert req.vendors == ("cpu", "ort-cpu") and req.cases == ("resnet50",)
+    assert req.batch_sizes == (1, 8) and req.rounds == 2 and req.tags == (("suite", "nightly-cpu"),)
+    assert req.measure.target_ci == 0.01 and suite.timeout_s == 600 and suite.isolate
+    specs = build_plan(req, Registry.discover())
+    assert len(specs) == 2 * 2 * 2 * 2 * 2  # vendors × batch sizes × precisions × scenarios × rounds
+
+
+def test_defaults_and_relative_weights(tmp_path: Path) -> None:
+    (tmp_path / "w.pt").write_bytes(b"")
+    path = tmp_path / "s.toml"
+    path.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["resnet50"]\n'
+                    '[weights]\nresnet50 = "w.pt"\n[server]\np99-bound-ms = 20\n')
+    suite = load_suite(path)
+    assert suite.request.batch_sizes == (1,) and suite.request.precisions == ("fp32",)
+    assert suite.request.weights == {"resnet50": str(tmp_path / "w.pt")}
+    assert suite.request.p99_bound_s == pytest.approx(0.02)
+    assert suite.timeout_s == 600 and suite.isolate
+
+
+BASE = '[matrix]\nvendors = ["cpu"]\ncases = ["resnet50"]\n'
+
+#: (suite text, what the one-line error must say). Every row was tried.
+BAD_SUITES = [
+    ("[matrix\n", "is not valid TOML"),
+    ('[matrix]\ncases = ["resnet50"]\n', "matrix.vendors is required"),
+    ('[matrix]\nvendors = ["cpu"]\n', "matrix.cases is required"),
+    (BASE + "bogus = 1\n", "unknown key matrix.bogus; expected one of: vendors"),
+    (BASE + "[measure]\nwarmpu = 1\n", "unknown key measure.warmpu"),
+    (BASE + "[extras]\nx = 1\n", "unknown table [extras]"),
+    ('[matrix]\nvendors = "cpu"\ncases = ["resnet50"]\n', "matrix.vendors: expected a list, got a string"),
+    ('[matrix]\nvendors = []\ncases = ["resnet50"]\n', "matrix.vendors: must not be empty"),
+    ('[matrix]\nvendors = ["cpu", 3]\ncases = ["resnet50"]\n', "matrix.vendors[1]: expected a string, got an integer"),
+    ('[matrix]\nvendors = [""]\ncases = ["resnet50"]\n', "matrix.vendors[0]: must be a non-empty string"),
+    (BASE + 'batch-sizes = [1, "two"]\n', "matrix.batch-sizes[1]: expected an integer, got a string"),
+    (BASE + "batch-sizes = [1.5]\n", "matrix.batch-sizes[0]: expected an integer, got a number"),
+    (BASE + "batch-sizes = [true]\n", "matrix.batch-sizes[0]: expected an integer, got a boolean"),
+    (BASE + "batch-sizes = [0]\n", "batch size must be 1 or more"),
+    (BASE + "rounds = 0\n", "rounds must be 1 or more"),
+    (BASE + 'rounds = "2"\n', "matrix.rounds: expected an integer, got a string"),
+    (BASE + '[measure]\nwarmup = "1s"\n', "measure.warmup: expected a number, got a string"),
+    (BASE + "[measure]\nmin-time = 9\nmax-time = 3\n", "min-time (9 s) is above max-time (3 s)"),
+    (BASE + "[measure]\ntarget-ci = 1.5\n", "target CI must be in [0, 1)"),
+    (BASE + "[measure]\ntimeout = 0\n", "measure.timeout: must be above 0"),
+    (BASE + "[measure]\nisolate = 1\n", "measure.isolate: expected true or false, got an integer"),
+    (BASE + "[measure]\ncpu-tdp = -1\n", "CPU TDP must be above 0"),
+    (BASE + "[server]\nfind-max-qps = true\n", "apply to --scenario server"),
+    (BASE + "tags = 3\n", "unknown key matrix.tags"),
+    (BASE + "[tags]\nteam = 3\n", "tags.team: expected a string, got an integer"),
+    (BASE + '[tags]\nteam = "a\\u0000b"\n', "tags.team: must be a non-empty string without NUL"),
+    (BASE + "measure = 3\n", "unknown key matrix.measure"),
+    ("measure = 3\n" + BASE, "measure: expected a table, got an integer"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_SUITES)
+def test_bad_suites_are_refused_with_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(FlagbenchError) as refused:
+        suite = load_suite(path)
+        build_plan(suite.request, Registry.discover())
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_missing_and_unreadable_suite(tmp_path: Path) -> None:
+    with pytest.raises(FlagbenchError, match="no suite file at"):
+        load_suite(tmp_path / "absent.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(FlagbenchError, match="cannot read suite"):
+        load_suite(tmp_path / "bin.toml")
