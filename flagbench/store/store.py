@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Engine, and_, create_engine, event, exists, insert, select
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -66,6 +66,27 @@ class StoredRun:
         if not med or lo is None or hi is None:
             return "—"
         return f"±{(hi - lo) / 2 / med * 100:.1f}%"
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Which runs to read. Each field narrows the selection; an empty field does not filter.
+
+    Values within one field are alternatives (vendor a or b); fields combine with "and".
+    """
+
+    ids: tuple[int, ...] = ()
+    vendors: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    """Every (key, value) pair must be on the run."""
+    since: datetime | None = None
+    """Runs started at or after this time (UTC when naive)."""
+    until: datetime | None = None
+    """Runs started before this time (UTC when naive)."""
+    limit: int | None = None
+    """The newest N runs that match."""
 
 
 def _utc(dt: datetime) -> datetime:
@@ -180,22 +201,36 @@ class Store:
             return row.id
 
     def runs(self, limit: int | None = None, vendor: str | None = None,
-             case: str | None = None) -> list[StoredRun]:
-        """Runs, newest first, optionally filtered."""
-        query = (
+             case: str | None = None, query: RunQuery | None = None) -> list[StoredRun]:
+        """Runs, newest first, filtered by ``query`` and the shorthand arguments."""
+        q = query or RunQuery()
+        stmt = (
             select(RunRow)
             .options(selectinload(RunRow.metrics), selectinload(RunRow.tags),
                      selectinload(RunRow.host))
-            .order_by(RunRow.id.desc())
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc())
         )
-        if vendor:
-            query = query.where(RunRow.vendor == vendor)
-        if case:
-            query = query.where(RunRow.case == case)
-        if limit:
-            query = query.limit(limit)
+        vendors = q.vendors + ((vendor,) if vendor else ())
+        cases = q.cases + ((case,) if case else ())
+        if q.ids:
+            stmt = stmt.where(RunRow.id.in_(q.ids))
+        if vendors:
+            stmt = stmt.where(RunRow.vendor.in_(vendors))
+        if cases:
+            stmt = stmt.where(RunRow.case.in_(cases))
+        if q.hosts:
+            stmt = stmt.where(RunRow.host.has(HostRow.hostname.in_(q.hosts)))
+        for key, value in q.tags:
+            stmt = stmt.where(exists().where(and_(
+                TagRow.run_id == RunRow.id, TagRow.key == key, TagRow.value == value)))
+        if q.since is not None:
+            stmt = stmt.where(RunRow.started_at >= _utc(q.since))
+        if q.until is not None:
+            stmt = stmt.where(RunRow.started_at < _utc(q.until))
+        if limit or q.limit:
+            stmt = stmt.limit(min(x for x in (limit, q.limit) if x))
         with self._sessions() as session:
-            return [_to_stored(r) for r in session.scalars(query)]
+            return [_to_stored(r) for r in session.scalars(stmt)]
 
     def run(self, run_id: int) -> StoredRun:
         """One run by id, or a FlagbenchError naming the id."""
@@ -220,6 +255,36 @@ class Store:
             q = (select(LatencySampleRow.seconds).where(LatencySampleRow.run_id == run_id)
                  .order_by(LatencySampleRow.idx))
             return list(session.scalars(q))
+
+
+    def samples_for(self, run_ids: Sequence[int]) -> dict[int, list[float]]:
+        """Raw latencies of many runs in a few queries (reports read hundreds at once)."""
+        out: dict[int, list[float]] = {i: [] for i in run_ids}
+        with self._sessions() as session:
+            for chunk in _chunks(sorted(out), 500):
+                q = (select(LatencySampleRow.run_id, LatencySampleRow.seconds)
+                     .where(LatencySampleRow.run_id.in_(chunk))
+                     .order_by(LatencySampleRow.run_id, LatencySampleRow.idx))
+                for run_id, seconds in session.execute(q):
+                    out[run_id].append(seconds)
+        return out
+
+    def power_samples_for(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, float]]]:
+        """Polled (seconds, watts) readings of many runs, in order, in a few queries."""
+        out: dict[int, list[tuple[float, float]]] = {i: [] for i in run_ids}
+        with self._sessions() as session:
+            for chunk in _chunks(sorted(out), 500):
+                q = (select(PowerSampleRow.run_id, PowerSampleRow.t_s, PowerSampleRow.watts)
+                     .where(PowerSampleRow.run_id.in_(chunk))
+                     .order_by(PowerSampleRow.run_id, PowerSampleRow.idx))
+                for run_id, t, w in session.execute(q):
+                    out[run_id].append((t, w))
+        return out
+
+
+def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
+    # Bounded IN lists: SQLite and PostgreSQL both cap bound parameters per statement.
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
