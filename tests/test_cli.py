@@ -163,6 +163,20 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
         (["report", "--db", str(db), "--out", str(tmp / "no" / "r.html")], "does not exist"),
         (["show", "999", "--db", str(db)], "no run with id 999"),
         (["history", "--db", str(db), "--limit", "0"], "--limit"),
+        (["report", "--db", str(db), "--since", "garbage"], "--since 'garbage': expected an ISO date"),
+        (["report", "--db", str(db), "--until", "3x"], "--until '3x'"),
+        (["report", "--db", str(db), "--since", "2026-12-01", "--until", "2026-11-01"], "--since must be before --until"),
+        (["report", "--db", str(db), "--tag", "novalue"], "expected key=value"),
+        (["report", "--db", str(db), "--vendor", "cpu,,cuda"], "empty items"),
+        (["compare", "1", "gpu:1", "--db", str(db)], "unknown kind 'gpu'"),
+        (["compare", "run:x", "2", "--db", str(db)], "run ids must be integers"),
+        (["compare", "tag:a=b", "tag:a=c", "--db", str(db)], "matches no run"),
+        (["compare", "1", "2", "--db", str(db), "--fail-above", "-5"], "--fail-above must be 0 or more"),
+        (["compare", "1", "--db", str(db)], "Missing argument 'B'"),
+        (["compare", "1", "2", "--db", str(tmp / "absent.db")], "no database at"),
+        (["export", "--db", str(db), "--format", "xml"], "Invalid value for '--format'"),
+        (["export", "--db", str(db), "--out", str(tmp / "no" / "x.csv")], "does not exist"),
+        (["export", "--db", str(db), "--since", "soon"], "--since 'soon'"),
     ]
 
 
