@@ -121,10 +121,14 @@ def speed_vs_accuracy(points: Sequence[tuple[str, float, float]], ylabel: str,
     """One point per vendor × precision: median latency (ms) against an accuracy figure."""
 
     def draw(ax: Axes) -> None:
-        for label, lat, acc in points:
+        for i, (label, lat, acc) in enumerate(sorted(points, key=lambda p: p[1])):
             ax.scatter([lat * 1e3], [acc], s=30)
-            ax.annotate(label, (lat * 1e3, acc), textcoords="offset points", xytext=(5, 3),
-                        fontsize=8)
+            # Alternate above and below so that neighbours' labels do not overprint.
+            ax.annotate(label, (lat * 1e3, acc), textcoords="offset points",
+                        xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)
+        lats = [lat for _, lat, _ in points if lat > 0]
+        if lats and max(lats) > 20 * min(lats):
+            ax.set_xscale("log")
         ax.set_xlabel("p50 latency (ms, lower is faster)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")

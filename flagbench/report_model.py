@@ -217,7 +217,8 @@ def accuracy_axis(runs: Sequence[StoredRun]) -> str | None:
     acc = sorted(n for n in names if n.startswith("accuracy_"))
     if acc:
         return acc[0]
-    for fallback in ("fidelity_top1_agreement", "fidelity_cosine"):
+    # Cosine before top-1 agreement: on a handful of fidelity samples agreement is coarse.
+    for fallback in ("fidelity_cosine", "fidelity_top1_agreement"):
         if fallback in names:
             return fallback
     return None
