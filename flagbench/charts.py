@@ -50,7 +50,7 @@ def _svg(fig: Figure) -> str:
 def _render(draw: Any, height: float, left_chars: int = 8) -> str:
     import matplotlib
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]
         fig, ax = _figure(height, left_chars)
         draw(ax)
         return _svg(fig)
@@ -106,7 +106,8 @@ def history(points: Sequence[tuple[datetime, float]], steps: Sequence[datetime],
     """Median latency (ms) of each run of a series over time; steps as vertical lines."""
 
     def draw(ax: Axes) -> None:
-        ax.plot([t for t, _ in points], [v * 1e3 for _, v in points], marker=".", lw=1)
+        ax.plot([t for t, _ in points], [v * 1e3 for _, v in points],  # type: ignore[arg-type]
+                marker=".", lw=1)
         for when in steps:
             ax.axvline(when, color="C3", ls="--", lw=1)  # type: ignore[arg-type]
         ax.set_ylabel("p50 ms")

@@ -227,7 +227,8 @@ def env(as_json: bool) -> int:
 def _filter_options(func: Callable[..., int]) -> Callable[..., int]:
     """The run filters shared by report, export and compare."""
     for option in reversed([
-        click.option("--case", "cases", multiple=True, help="Only these cases (repeatable, or a,b)."),
+        click.option("--case", "cases", multiple=True,
+                     help="Only these cases (repeatable, or a,b)."),
         click.option("--vendor", "vendors", multiple=True,
                      help="Only these vendors (repeatable, or a,b)."),
         click.option("--host", "hosts", multiple=True, help="Only runs from these hostnames."),

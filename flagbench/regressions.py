@@ -132,7 +132,7 @@ def _noise(runs: Sequence[StoredRun], values: Sequence[float]) -> float:
     """The series' noise: the larger of the run-to-run scatter around a running median
     (1.4826 × MAD of first differences / √2, robust to the steps themselves) and the
     typical half-width of a run's own median CI."""
-    diffs = [abs(b - a) for a, b in zip(values, values[1:])]
+    diffs = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
     scatter = 1.4826 * statistics.median(diffs) / 2 ** 0.5 if diffs else 0.0
     halfs = [
         (hi - lo) / 2 for r in runs

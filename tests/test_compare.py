@@ -6,11 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
+from seeding import not_run, ok_run
 
 from flagbench.compare import compare_samples, compare_sets
 from flagbench.result import Status
 from flagbench.store import Store
-from seeding import not_run, ok_run
 
 
 def _noisy(median: float, n: int, seed: int, spread: float = 0.03) -> list[float]:

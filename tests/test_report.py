@@ -32,8 +32,10 @@ def _cell(page: str, run_id: int) -> str:
     return match.group(1)
 
 
-def test_matrix_has_speedups_with_significance_and_noise(page: str,
-                                                         issue_db: tuple[Path, dict[str, int]]) -> None:
+IssueDb = tuple[Path, dict[str, int]]
+
+
+def test_matrix_has_speedups_with_significance_and_noise(page: str, issue_db: IssueDb) -> None:
     ids = issue_db[1]
     assert 'id="matrix"' in page and "cpu (baseline)" in page
     int8 = _cell(page, ids["ort_int8"])
@@ -45,8 +47,7 @@ def test_matrix_has_speedups_with_significance_and_noise(page: str,
     assert "baseline" in _cell(page, ids["cpu_fp32"])
 
 
-def test_skips_and_failures_are_cells_with_their_reasons(page: str,
-                                                         issue_db: tuple[Path, dict[str, int]]) -> None:
+def test_skips_and_failures_are_cells_with_their_reasons(page: str, issue_db: IssueDb) -> None:
     ids = issue_db[1]
     for name, reason in [("cuda", "no CUDA device"), ("ttbuda", "pybuda is not installed"),
                          ("cpu_int8", "cpu offers fp32 only")]:
