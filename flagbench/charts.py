@@ -122,8 +122,9 @@ def speed_vs_accuracy(points: Sequence[tuple[str, float, float]], ylabel: str,
     """One point per vendor × precision: median latency (ms) against an accuracy figure."""
 
     def draw(ax: Axes) -> None:
+        ax.scatter([lat * 1e3 for _, lat, _ in points], [acc for _, _, acc in points], s=30,
+                   c=[f"C{i % 10}" for i in range(len(points))])
         for i, (label, lat, acc) in enumerate(sorted(points, key=lambda p: p[1])):
-            ax.scatter([lat * 1e3], [acc], s=30)
             # Alternate above and below so that neighbours' labels do not overprint.
             ax.annotate(label, (lat * 1e3, acc), textcoords="offset points",
                         xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)

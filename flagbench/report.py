@@ -15,7 +15,7 @@ from flagbench import __version__
 from flagbench.errors import FlagbenchError
 from flagbench.store import StoredRun
 
-MAX_RUN_ROWS = 1000
+MAX_RUN_ROWS = 500
 """Runs listed one by one (newest first); the matrix, charts and regressions use every run.
 Bounds the file a report over a large fleet database produces (docs/architecture.md)."""
 

@@ -11,8 +11,9 @@ from flagbench.regressions import Series, StepChange
 from flagbench.report_model import Matrix, accuracy_axis
 from flagbench.store import StoredRun
 
-MAX_CHARTS = 12
-"""Per kind of chart; the report says how many more it left out."""
+MAX_CHARTS = 6
+"""Per kind of chart; the report says how many more it left out. A chart costs about 0.1 to
+0.4 s to draw, so this bounds a report's rendering time whatever the database holds."""
 
 
 @dataclass(frozen=True)

@@ -87,9 +87,11 @@ def seed_issue_matrix(db: Path) -> dict[str, int]:
         "cpu", "fp32", 0.055, started=T0 + timedelta(days=7), seed=10,
         tags=(("purpose", XSS),),
         energy=EnergyReading("cpu_util_x_tdp", "package", "estimated", 12.0, 3.3)))
+    trace = tuple((i * 0.05, 30.0 + (i % 5)) for i in range(16))
     ids["ort_int8"] = store.save(ok_run(
         "ort-cpu", "int8", 0.013, started=T0 + timedelta(days=7), seed=11, cosine=0.9998,
-        top1=0.875))
+        top1=0.875, energy=EnergyReading("fake_power_poller", "board", "sampled", 24.0, 0.78,
+                                         power_samples=trace)))
     ids["cpu_int8"] = store.save(not_run(
         "cpu", "int8", Status.SKIPPED, "cpu offers fp32 only", started=T0 + timedelta(days=7)))
     ids["cuda"] = store.save(not_run(

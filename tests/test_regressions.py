@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,3 +67,13 @@ def test_series_are_kept_apart_by_host_vendor_and_cell(db_path: Path) -> None:
     store.save(ok_run("cpu", "fp32", 0.05, batch_size=8))
     store.close()
     assert len(build_series(_runs(db_path))) == 4
+
+
+def test_history_command_marks_the_step(flagbench, db_path: Path) -> None:
+    ids = _series(db_path, [0.05] * 4 + [0.06] * 3)
+    out = flagbench("history", "--db", str(db_path))
+    assert out.returncode == 0, out.stderr
+    assert "step changes" in out.stdout and "regression" in out.stdout
+    assert re.search(r"\+(19\.[5-9]|20\.[0-4])%", out.stdout)  # about +20%
+    marked = [line for line in out.stdout.splitlines() if "step change from here" in line]
+    assert len(marked) == 1 and marked[0].split("│")[1].strip() == str(ids[4])

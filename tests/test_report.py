@@ -64,9 +64,11 @@ def test_efficiency_accuracy_history_and_charts(page: str) -> None:
     assert "<th>accuracy_top1</th>" in page and "<th>fidelity_cosine</th>" in page
     assert "speed against accuracy_top1" in page
     assert 'class="step step-regression"' in page and "+19." in page
-    assert page.count("<svg") >= 3  # latency distribution, speed/accuracy, history
+    assert page.count("<svg") >= 4  # latency distribution, speed/accuracy, power, history
     assert "No chart: every case ran at a single batch size" in page  # bs8 is throughput only
-    assert "no run has polled power samples" in page
+    assert "resnet50 latency bs1: speed" in page
+    assert "seconds into the timed window" in page  # the power trace of the sampled run
+    assert "fake_power_poller (board) · sampled" in page
 
 
 def test_hostile_text_is_escaped_everywhere(page: str) -> None:
