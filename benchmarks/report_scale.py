@@ -72,7 +72,7 @@ def _result(i: int, rng: random.Random) -> RunResult:
                      setup_s=1.0, flops_per_sample=8.18e9, environment=env)
 
 
-def _seed(db: Path, runs: int) -> float:
+def _seed(db: Path, runs: int) -> tuple[int, float]:
     store = Store.open(str(db))
     have = len(store.runs())
     t0 = time.perf_counter()
@@ -82,7 +82,7 @@ def _seed(db: Path, runs: int) -> float:
         if i >= have:
             store.save(result)
     store.close()
-    return time.perf_counter() - t0
+    return max(0, runs - have), time.perf_counter() - t0
 
 
 def main() -> int:
@@ -92,8 +92,8 @@ def main() -> int:
     ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "fb-scale.db")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "fb-scale.html")
     args = ap.parse_args()
-    seeded = _seed(args.db, args.runs)
-    print(f"database {args.db}: {args.runs} runs (seeding took {seeded:.1f} s)")
+    added, seconds = _seed(args.db, args.runs)
+    print(f"database {args.db}: {args.runs} runs ({added} saved now, in {seconds:.1f} s)")
 
     store = Store.open(str(args.db), create=False)
     t0 = time.perf_counter()
