@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from flagbench import __version__
 from flagbench.errors import FlagbenchError
+from flagbench.selection import latest
 from flagbench.store import StoredRun
 
 MAX_RUN_ROWS = 500
@@ -52,6 +53,14 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value * 1e3:.4g}"
 
 
+def _share(run: StoredRun, name: str) -> str:
+    """A fraction metric (unit "ratio") or a percentage (unit "%") as a percentage."""
+    value = run.metric(name)
+    if value is None:
+        return "—"
+    return f"{value if run.units.get(name) == '%' else value * 100:.1f}%"
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, indent=1, sort_keys=True, default=str)
 
@@ -77,7 +86,7 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
     opts = options or ReportOptions()
     ordered = sorted(runs, key=lambda r: (r.started_at, r.id), reverse=True)
     bases = baseline_runs(ordered, opts.baseline)
-    cell_ids = {r.id for r in _newest_per_cell(ordered)} | {r.id for r in bases}
+    cell_ids = {r.id for r in latest(ordered)} | {r.id for r in bases}
     samples = store.samples_for(sorted(cell_ids))
     matrix = build_matrix(ordered, opts.baseline, samples)
     power = store.power_samples_for([r.id for r in matrix.cell_runs if r.status == "ok"])
@@ -93,7 +102,7 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
         loader=PackageLoader("flagbench.reports", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters.update(fmt=_fmt, ms=_ms, tojson_pretty=_json)
+    env.filters.update(fmt=_fmt, ms=_ms, tojson_pretty=_json, share=_share)
     return env.get_template("report.html.j2").render(
         matrix=matrix,
         efficiency=efficiency_rows(matrix.cell_runs),
@@ -117,12 +126,6 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         version=__version__,
     )
-
-
-def _newest_per_cell(runs: Sequence[StoredRun]) -> list[StoredRun]:
-    from flagbench.selection import latest
-
-    return latest(runs)
 
 
 def write_report(html: str, out: str) -> Path:

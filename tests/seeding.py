@@ -113,4 +113,5 @@ def seed_issue_matrix(db: Path) -> dict[str, int]:
     store.close()
     add_metric(db, ids["ort_int8"], "accuracy_top1", 0.91)
     add_metric(db, ids["ort_fp32_6"], "accuracy_top1", 0.93)
+    add_metric(db, ids["cpu_fp32"], "mfu", 0.042)
     return ids

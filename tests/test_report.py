@@ -61,6 +61,7 @@ def test_efficiency_accuracy_history_and_charts(page: str) -> None:
     assert "cpu_util_x_tdp" in page and '<span class="estimate">estimate</span>' in page
     assert "unavailable: no energy meter on this host" in page
     assert "GFLOP/s" in page  # achieved FLOP/s from flops_per_sample × throughput
+    assert '<td class="num">4.2%</td>' in page  # MFU where a run recorded it
     assert "<th>accuracy_top1</th>" in page and "<th>fidelity_cosine</th>" in page
     assert "speed against accuracy_top1" in page
     assert 'class="step step-regression"' in page and "+19." in page
