@@ -79,6 +79,9 @@ def throughput_vs_batch(lines: Mapping[str, Sequence[tuple[int, float]]], title:
             pts = sorted(points)
             ax.plot([b for b, _ in pts], [t for _, t in pts], marker="o", label=label)
         ax.set_xscale("log", base=2)
+        batches = sorted({b for pts in lines.values() for b, _ in pts})
+        ax.set_xticks(batches, [str(b) for b in batches])  # plain labels: math text is off
+        ax.minorticks_off()
         ax.set_xlabel("batch size")
         ax.set_ylabel("samples/s")
         ax.set_title(title, loc="left")
@@ -128,9 +131,15 @@ def speed_vs_accuracy(points: Sequence[tuple[str, float, float]], ylabel: str,
             # Alternate above and below so that neighbours' labels do not overprint.
             ax.annotate(label, (lat * 1e3, acc), textcoords="offset points",
                         xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)
+        ax.margins(x=0.15, y=0.12)  # room for the labels of the outermost points
         lats = [lat for _, lat, _ in points if lat > 0]
         if lats and max(lats) > 20 * min(lats):
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             ax.set_xscale("log")
+            # The log formatter writes TeX ($10^{2}$), which is shown raw with math text off.
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("p50 latency (ms, lower is faster)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
