@@ -6,23 +6,14 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from flagbench.report import SampleSource
 from flagbench.store import StoredRun
 
 RUN_COLUMNS = ["id", "uid", "started_at", "finished_at", "host", "vendor", "case", "scenario",
                "batch_size", "precision", "actual_precision", "status", "reason", "stop_rule",
                "tags", "warnings"]
-
-
-class SampleSource(Protocol):
-    """Where raw samples come from (the store)."""
-
-    def samples_for(self, run_ids: Sequence[int]) -> dict[int, list[float]]:
-        """Raw latencies per run id."""
-
-    def power_samples_for(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, float]]]:
-        """Polled (seconds, watts) per run id."""
 
 
 def _run_fields(r: StoredRun) -> dict[str, Any]:
