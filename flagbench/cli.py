@@ -19,6 +19,7 @@ from flagbench.errors import FlagbenchError
 if TYPE_CHECKING:
     from flagbench.runner import Runner
     from flagbench.spec import RunSpec
+    from flagbench.store import RunQuery
 
 T = TypeVar("T")
 
@@ -314,22 +315,84 @@ def env(as_json: bool) -> int:
     return 0
 
 
+def _filter_options(func: Callable[..., int]) -> Callable[..., int]:
+    """The run filters shared by report, export and compare."""
+    for option in reversed([
+        click.option("--case", "cases", multiple=True,
+                     help="Only these cases (repeatable, or a,b)."),
+        click.option("--vendor", "vendors", multiple=True,
+                     help="Only these vendors (repeatable, or a,b)."),
+        click.option("--host", "hosts", multiple=True, help="Only runs from these hostnames."),
+        click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                     help="Only runs carrying this tag (repeatable: all must match)."),
+        click.option("--since", default=None, metavar="WHEN",
+                     help="Runs started at or after: ISO date/time (UTC) or an age (7d, 12h)."),
+        click.option("--until", default=None, metavar="WHEN",
+                     help="Runs started before: ISO date/time (UTC) or an age (7d, 12h)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _query(cases: tuple[str, ...], vendors: tuple[str, ...], hosts: tuple[str, ...],
+           tags: tuple[str, ...], since: str | None, until: str | None) -> RunQuery:
+    from flagbench.selection import parse_tags, parse_time
+    from flagbench.store import RunQuery
+
+    def names(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+        return tuple(n for v in values for n in _split(v, option, str))
+
+    query = RunQuery(
+        cases=names(cases, "--case"), vendors=names(vendors, "--vendor"),
+        hosts=names(hosts, "--host"), tags=parse_tags(tags),
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+    )
+    if query.since and query.until and query.since >= query.until:
+        raise FlagbenchError("--since must be before --until")
+    return query
+
+
+def _describe(query: RunQuery, latest: bool) -> str:
+    parts = [f"{name} {', '.join(values)}" for name, values in (
+        ("case", query.cases), ("vendor", query.vendors), ("host", query.hosts),
+        ("tag", tuple(f"{k}={v}" for k, v in query.tags))) if values]
+    if query.since:
+        parts.append(f"since {query.since:%Y-%m-%d %H:%M} UTC")
+    if query.until:
+        parts.append(f"until {query.until:%Y-%m-%d %H:%M} UTC")
+    if latest:
+        parts.append("latest run of each vendor × case × spec")
+    return "; ".join(parts)
+
+
 @cli.command()
 @click.option("--db", default=None, help=_DB_HELP)
 @click.option("--out", "out_path", default="flagbench-report.html", show_default=True,
               help="HTML file to write.")
-@click.option("--vendor", default=None, help="Only this vendor.")
-@click.option("--case", default=None, help="Only this case.")
-def report(db: str | None, out_path: str, vendor: str | None, case: str | None) -> int:
+@_filter_options
+@click.option("--latest", is_flag=True,
+              help="Only the newest run of each host × vendor × case × spec (history charts "
+              "still use every matching run).")
+@click.option("--baseline", default="cpu", show_default=True,
+              help="Vendor that speed-ups are measured against ('' for none).")
+def report(db: str | None, out_path: str, cases: tuple[str, ...], vendors: tuple[str, ...],
+           hosts: tuple[str, ...], tags: tuple[str, ...], since: str | None, until: str | None,
+           latest: bool, baseline: str) -> int:
     """Render stored runs into one self-contained HTML file."""
     from flagbench import console
-    from flagbench.report import render_report, write_report
+    from flagbench.report import ReportOptions, render_report, write_report
+    from flagbench.selection import latest as newest_runs
     from flagbench.store import Store
 
+    query = _query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
-    runs = store.runs(vendor=vendor, case=case)
-    path = write_report(render_report(runs, store.label), out_path)
+    matching = store.runs(query=query)
+    runs = newest_runs(matching) if latest else matching
+    options = ReportOptions(baseline=baseline.strip() or None, filters=_describe(query, latest))
+    html = render_report(runs, store.label, store, options, history_runs=matching)
     store.close()
+    path = write_report(html, out_path)
     console.console().print(f"wrote {path} ({len(runs)} runs)", markup=False)
     return 0
 
@@ -340,14 +403,23 @@ def report(db: str | None, out_path: str, vendor: str | None, case: str | None) 
 @click.option("--vendor", default=None, help="Only this vendor.")
 @click.option("--case", default=None, help="Only this case.")
 def history(db: str | None, limit: int, vendor: str | None, case: str | None) -> int:
-    """Show the most recent runs."""
+    """Show the most recent runs, and step changes in their series."""
     from flagbench import console
+    from flagbench.regressions import find_all_steps
     from flagbench.store import Store
 
     store = Store.open(db, create=False)
     runs = store.runs(limit=limit, vendor=vendor, case=case)
+    # Steps are found over the whole history of the listed runs' series, not only the page.
+    listed = {(r.vendor, r.case) for r in runs}
+    everything = store.runs(vendor=vendor, case=case)
     store.close()
-    console.console().print(console.runs_table(runs, f"last {len(runs)} run(s) in {store.label}"))
+    steps = [s for s in find_all_steps(everything) if (s.vendor, s.cell.case) in listed]
+    out = console.console()
+    out.print(console.runs_table(runs, f"last {len(runs)} run(s) in {store.label}",
+                                 step_runs={s.run_id for s in steps}))
+    if steps:
+        out.print(console.steps_table(steps, "step changes"))
     return 0
 
 
@@ -415,6 +487,85 @@ def spool(replay: bool, db: str | None) -> int:
     if left:
         _error(f"{left} spooled run(s) could not be written to {store.label}")
         return EXIT_SPOOLED
+@click.argument("a")
+@click.argument("b")
+@click.option("--db", default=None, help=_DB_HELP)
+@_filter_options
+@click.option("--fail-above", type=float, default=None, metavar="PCT",
+              help="Exit 1 when B is slower than A by more than PCT percent in any cell, "
+              "with significance (for CI).")
+def compare(a: str, b: str, db: str | None, cases: tuple[str, ...], vendors: tuple[str, ...],
+            hosts: tuple[str, ...], tags: tuple[str, ...], since: str | None,
+            until: str | None, fail_above: float | None) -> int:
+    """Compare runs A and B cell by cell: latency ratio B/A with a 95% CI and a p-value.
+
+    A and B are run ids (12, or run:12,15), tag:KEY=VALUE, host:NAME or vendor:NAME.
+    Several runs of one cell on a side are pooled; the filters apply to both sides.
+    """
+    from flagbench import console
+    from flagbench.compare import compare_sets
+    from flagbench.selection import parse_selector
+    from flagbench.store import Store
+
+    if fail_above is not None and fail_above < 0:
+        raise FlagbenchError("--fail-above must be 0 or more (a percentage)")
+    base = _query(cases, vendors, hosts, tags, since, until)
+    sel_a, sel_b = parse_selector(a, base), parse_selector(b, base)
+    store = Store.open(db, create=False)
+    runs_a, runs_b = store.runs(query=sel_a.query), store.runs(query=sel_b.query)
+    for sel, found in ((sel_a, runs_a), (sel_b, runs_b)):
+        if not found:
+            store.close()
+            raise FlagbenchError(f"selector {sel.text!r} matches no run in {store.label}")
+    cells = compare_sets(
+        runs_a, runs_b, store.samples_for,
+        match_hosts=not (sel_a.by_host or sel_b.by_host),
+        match_vendors=not (sel_a.by_vendor or sel_b.by_vendor))
+    store.close()
+    out = console.console()
+    out.print(console.compare_table(cells, f"B = {b} against A = {a}", fail_above))
+    if fail_above is not None:
+        bad = [c for c in cells if c.regressed(fail_above)]
+        if bad:
+            out.print(f"{len(bad)} cell(s) slower than A by more than {fail_above:g}% "
+                      "(significant)", style="red", markup=False)
+            return EXIT_FAILED_RUNS
+        out.print(f"no cell is significantly slower than A by more than {fail_above:g}%",
+                  markup=False)
+    return 0
+
+
+@cli.command()
+@click.option("--db", default=None, help=_DB_HELP)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True)
+@click.option("--samples", "with_samples", is_flag=True,
+              help="Raw per-iteration latencies: in JSON with each run; in CSV one row per "
+              "sample instead of one per run.")
+@click.option("--out", "out_path", default=None, help="File to write (default: stdout).")
+@_filter_options
+@click.option("--latest", is_flag=True,
+              help="Only the newest run of each host × vendor × case × spec.")
+def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None,
+           cases: tuple[str, ...], vendors: tuple[str, ...], hosts: tuple[str, ...],
+           tags: tuple[str, ...], since: str | None, until: str | None, latest: bool) -> int:
+    """Export runs with their metrics (and raw samples on request) as CSV or JSON."""
+    from flagbench.export import export_runs
+    from flagbench.report import write_report
+    from flagbench.selection import latest as newest_runs
+    from flagbench.store import Store
+
+    query = _query(cases, vendors, hosts, tags, since, until)
+    store = Store.open(db, create=False)
+    runs = store.runs(query=query)
+    runs = newest_runs(runs) if latest else runs
+    text = export_runs(runs, fmt, store if with_samples else None)
+    store.close()
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        path = write_report(text, out_path)
+        click.echo(f"wrote {path} ({len(runs)} runs)", err=True)
     return 0
 
 

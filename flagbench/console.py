@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from flagbench.compare import PairedCell
     from flagbench.plugins import Plugin
+    from flagbench.regressions import StepChange
     from flagbench.rounds import CombinedCell
     from flagbench.spec import RunSpec
     from flagbench.store import StoredRun
@@ -57,8 +59,10 @@ def _status(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
-    """The result table printed after ``run`` and by ``history``."""
+def runs_table(runs: Sequence[StoredRun], title: str,
+               step_runs: Collection[int] = ()) -> Table:
+    """The result table printed after ``run`` and by ``history``; ``step_runs`` are marked
+    as the first run after a step change in their series."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -79,8 +83,54 @@ def runs_table(runs: Sequence[StoredRun], title: str) -> Table:
             _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
             "—" if tput is None else f"{tput:.1f}", _fidelity(r),
-            escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings),
+            escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings)
+            + (" [bold magenta]◆ step change from here[/]" if r.id in step_runs else ""),
         )
+    return table
+
+
+def steps_table(steps: Sequence[StepChange], title: str) -> Table:
+    """Step changes found in the history of each series."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col, justify in [("series", "left"), ("kind", "left"), ("change", "right"),
+                         ("p50 before → after ms", "right"), ("from run", "right"),
+                         ("runs before/after", "right")]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in steps:
+        style = "red" if s.kind == "regression" else "green"
+        table.add_row(escape(s.label), f"[{style}]{s.kind}[/]", f"{s.change * 100:+.1f}%",
+                      f"{_ms(s.before_s)} → {_ms(s.after_s)}", str(s.run_id),
+                      f"{s.runs_before}/{s.runs_after}")
+    return table
+
+
+def compare_table(cells: Sequence[PairedCell], title: str, fail_above: float | None) -> Table:
+    """``flagbench compare``: per cell, B's latency against A's, with significance."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col, justify in [("cell", "left"), ("A runs", "right"), ("B runs", "right"),
+                         ("B/A p50", "right"), ("change [95% CI]", "right"), ("p", "right"),
+                         ("verdict", "left")]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for cell in cells:
+        ids_a = ",".join(map(str, cell.a_ids)) or "—"
+        ids_b = ",".join(map(str, cell.b_ids)) or "—"
+        c = cell.comparison
+        if c is None:
+            table.add_row(escape(cell.label), ids_a, ids_b, "—", "—", "—",
+                          f"[yellow]{escape(cell.note)}[/]")
+            continue
+        style = {"faster": "green", "slower": "red"}.get(c.verdict, "white")
+        verdict = f"[{style}]B {c.verdict}[/]" if c.verdict != "within noise" else "within noise"
+        if fail_above is not None and cell.regressed(fail_above):
+            verdict += f" [bold red](> {fail_above:g}%)[/]"
+        table.add_row(escape(cell.label), ids_a, ids_b, f"{c.ratio:.3f}", c.change_text(),
+                      c.p_text(), verdict)
     return table
 
 

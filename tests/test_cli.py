@@ -55,7 +55,8 @@ def test_run_resnet50_and_tiny_case_then_report(flagbench, quick, tmp_path: Path
     os.umask(umask)
     assert html.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
     assert page.count('<tr class="run"') == 2
-    assert "resnet50" in page and "tiny-mlp" in page and "top-1 100%" in page
+    assert "resnet50" in page and "tiny-mlp" in page
+    assert "<th>fidelity_top1_agreement</th>" in page and "cpu (baseline)" in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "http://" not in page and "https://" not in page  # self-contained
@@ -193,6 +194,20 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
          "cannot use database mysql://bench:***@db.example/flagbench"),
         (["spool", "--db", str(db)], "--db applies to --replay only"),
         (["spool", "--replay", "--db", str(text)], "is not a SQLite database"),
+        (["report", "--db", str(db), "--since", "garbage"], "--since 'garbage': expected an ISO date"),
+        (["report", "--db", str(db), "--until", "3x"], "--until '3x'"),
+        (["report", "--db", str(db), "--since", "2026-12-01", "--until", "2026-11-01"], "--since must be before --until"),
+        (["report", "--db", str(db), "--tag", "novalue"], "expected key=value"),
+        (["report", "--db", str(db), "--vendor", "cpu,,cuda"], "empty items"),
+        (["compare", "1", "gpu:1", "--db", str(db)], "unknown kind 'gpu'"),
+        (["compare", "run:x", "2", "--db", str(db)], "run ids must be integers"),
+        (["compare", "tag:a=b", "tag:a=c", "--db", str(db)], "matches no run"),
+        (["compare", "1", "2", "--db", str(db), "--fail-above", "-5"], "--fail-above must be 0 or more"),
+        (["compare", "1", "--db", str(db)], "Missing argument 'B'"),
+        (["compare", "1", "2", "--db", str(tmp / "absent.db")], "no database at"),
+        (["export", "--db", str(db), "--format", "xml"], "Invalid value for '--format'"),
+        (["export", "--db", str(db), "--out", str(tmp / "no" / "x.csv")], "does not exist"),
+        (["export", "--db", str(db), "--since", "soon"], "--since 'soon'"),
     ]
 
 

@@ -3,6 +3,7 @@ database untouched, migrations, password hiding."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import sqlite3
@@ -255,4 +256,38 @@ def test_power_samples_round_trip(db_url: str) -> None:
     store = Store.open(db_url)
     run_id = store.save(result)
     assert list(store.power_samples(run_id)) == [(0.0, 29.0), (0.05, 31.0), (0.1, 30.0)]
+    store.close()
+
+
+def test_queries_filter_by_every_field_and_stay_newest_first(db_url: str) -> None:
+    from flagbench.store import RunQuery
+
+    store = Store.open(db_url)
+    facts = host_facts()
+    ids = []
+    for i, (vendor, hostname, tag) in enumerate(
+            [("cpu", facts["hostname"], "a"), ("ort-cpu", "lab2", "b"), ("cpu", "lab2", "a")]):
+        result = _ok_result()
+        spec = dataclasses.replace(result.spec, vendor=vendor, tags=(("team", tag),))
+        env = {**result.environment, "host": {**facts, "hostname": hostname}}
+        ids.append(store.save(dataclasses.replace(
+            result, spec=spec, environment=env, started_at=T0 + timedelta(hours=i),
+            finished_at=T0 + timedelta(hours=i, seconds=5))))
+
+    def found(**kw: object) -> list[int]:
+        return [r.id for r in store.runs(query=RunQuery(**kw))]  # type: ignore[arg-type]
+
+    assert found() == ids[::-1]
+    assert found(vendors=("cpu",)) == [ids[2], ids[0]]
+    assert found(hosts=("lab2",)) == [ids[2], ids[1]]
+    assert found(tags=(("team", "a"),)) == [ids[2], ids[0]]
+    assert found(tags=(("team", "a"),), hosts=("lab2",)) == [ids[2]]
+    assert found(since=T0 + timedelta(minutes=30)) == [ids[2], ids[1]]
+    assert found(until=T0 + timedelta(minutes=30)) == [ids[0]]
+    assert found(ids=(ids[1],), cases=("resnet50",)) == [ids[1]]
+    assert found(limit=1) == [ids[2]]
+    assert found(tags=(("team", "zzz"),)) == []
+    bulk = store.samples_for([ids[0], ids[1], 999])
+    assert bulk[ids[0]] == list(store.samples(ids[0])) and bulk[999] == []
+    assert store.power_samples_for([ids[0]]) == {ids[0]: []}
     store.close()

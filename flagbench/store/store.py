@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -74,6 +74,27 @@ class StoredRun:
         return f"±{(hi - lo) / 2 / med * 100:.1f}%"
 
 
+@dataclass(frozen=True)
+class RunQuery:
+    """Which runs to read. Each field narrows the selection; an empty field does not filter.
+
+    Values within one field are alternatives (vendor a or b); fields combine with "and".
+    """
+
+    ids: tuple[int, ...] = ()
+    vendors: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    """Every (key, value) pair must be on the run."""
+    since: datetime | None = None
+    """Runs started at or after this time (UTC when naive)."""
+    until: datetime | None = None
+    """Runs started before this time (UTC when naive)."""
+    limit: int | None = None
+    """The newest N runs that match."""
+
+
 def _utc(dt: datetime) -> datetime:
     # SQLite drops the zone on the way back; every stored time is UTC.
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
@@ -90,6 +111,20 @@ def _to_stored(row: RunRow) -> StoredRun:
         units={m.name: m.unit for m in row.metrics},
         tags={t.key: t.value for t in row.tags},
         warnings=list(row.warnings or []),
+    )
+
+
+def _stored(row: Any, host: HostRow, metrics: dict[str, float | None], units: dict[str, str],
+            tags: dict[str, str]) -> StoredRun:
+    """A StoredRun from a plain ``runs`` row (a mapping) and its bulk-read children."""
+    return StoredRun(
+        id=row["id"], uid=row["uid"], vendor=row["vendor"], case=row["case"],
+        scenario=row["scenario"], batch_size=row["batch_size"], precision=row["precision"],
+        status=row["status"], reason=row["reason"], stop_rule=row["stop_rule"],
+        started_at=_utc(row["started_at"]), finished_at=_utc(row["finished_at"]),
+        hostname=host.hostname, spec=row["spec"], actual=row["actual"],
+        environment=row["environment"], host_facts=host.facts, metrics=metrics, units=units,
+        tags=tags, warnings=list(row["warnings"] or []),
     )
 
 
@@ -196,22 +231,56 @@ class Store:
             return row.id
 
     def runs(self, limit: int | None = None, vendor: str | None = None,
-             case: str | None = None) -> list[StoredRun]:
-        """Runs, newest first, optionally filtered."""
-        query = (
-            select(RunRow)
-            .options(selectinload(RunRow.metrics), selectinload(RunRow.tags),
-                     selectinload(RunRow.host))
-            .order_by(RunRow.id.desc())
-        )
-        if vendor:
-            query = query.where(RunRow.vendor == vendor)
-        if case:
-            query = query.where(RunRow.case == case)
-        if limit:
-            query = query.limit(limit)
+             case: str | None = None, query: RunQuery | None = None) -> list[StoredRun]:
+        """Runs, newest first, filtered by ``query`` and the shorthand arguments.
+
+        Reads plain rows (no ORM objects) and metrics and tags in bulk: a report over
+        10,000 runs reads some 350,000 metric rows."""
+        q = query or RunQuery()
+        runs = RunRow.__table__
+        stmt = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        vendors = q.vendors + ((vendor,) if vendor else ())
+        cases = q.cases + ((case,) if case else ())
+        if q.ids:
+            stmt = stmt.where(runs.c.id.in_(q.ids))
+        if vendors:
+            stmt = stmt.where(runs.c.vendor.in_(vendors))
+        if cases:
+            stmt = stmt.where(runs.c.case.in_(cases))
+        if q.hosts:
+            stmt = stmt.where(runs.c.host_id.in_(
+                select(HostRow.id).where(HostRow.hostname.in_(q.hosts))))
+        for key, value in q.tags:
+            stmt = stmt.where(exists().where(and_(
+                TagRow.run_id == runs.c.id, TagRow.key == key, TagRow.value == value)))
+        if q.since is not None:
+            stmt = stmt.where(runs.c.started_at >= _utc(q.since))
+        if q.until is not None:
+            stmt = stmt.where(runs.c.started_at < _utc(q.until))
+        if limit or q.limit:
+            stmt = stmt.limit(min(x for x in (limit, q.limit) if x))
         with self._sessions() as session:
-            return [_to_stored(r) for r in session.scalars(query)]
+            rows = session.execute(stmt).mappings().all()
+            ids = [r["id"] for r in rows]
+            hosts = {h.id: h for h in session.scalars(
+                select(HostRow).where(HostRow.id.in_({r["host_id"] for r in rows})))}
+            metrics: dict[int, dict[str, float | None]] = {i: {} for i in ids}
+            units: dict[int, dict[str, str]] = {i: {} for i in ids}
+            tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+            for chunk in _chunks(ids, 500):
+                for run_id, name, number, unit in session.execute(
+                        select(MetricRow.run_id, MetricRow.name, MetricRow.value, MetricRow.unit)
+                        .where(MetricRow.run_id.in_(chunk))):
+                    metrics[run_id][name] = number
+                    units[run_id][name] = unit
+                for run_id, key, text in session.execute(
+                        select(TagRow.run_id, TagRow.key, TagRow.value)
+                        .where(TagRow.run_id.in_(chunk))):
+                    tags[run_id][key] = text
+        return [
+            _stored(r, hosts[r["host_id"]], metrics[r["id"]], units[r["id"]], tags[r["id"]])
+            for r in rows
+        ]
 
     def run(self, run_id: int) -> StoredRun:
         """One run by id, or a FlagbenchError naming the id."""
@@ -236,3 +305,33 @@ class Store:
             q = (select(LatencySampleRow.seconds).where(LatencySampleRow.run_id == run_id)
                  .order_by(LatencySampleRow.idx))
             return list(session.scalars(q))
+
+    def samples_for(self, run_ids: Sequence[int]) -> dict[int, list[float]]:
+        """Raw latencies of many runs in a few queries (reports read hundreds at once)."""
+        out: dict[int, list[float]] = {i: [] for i in run_ids}
+        with self._sessions() as session:
+            for chunk in _chunks(sorted(out), 500):
+                q = (select(LatencySampleRow.run_id, LatencySampleRow.seconds)
+                     .where(LatencySampleRow.run_id.in_(chunk))
+                     .order_by(LatencySampleRow.run_id, LatencySampleRow.idx))
+                for run_id, seconds in session.execute(q):
+                    out[run_id].append(seconds)
+        return out
+
+    def power_samples_for(self, run_ids: Sequence[int]) -> dict[int, list[tuple[float, float]]]:
+        """Polled (seconds, watts) readings of many runs, in order, in a few queries."""
+        out: dict[int, list[tuple[float, float]]] = {i: [] for i in run_ids}
+        with self._sessions() as session:
+            for chunk in _chunks(sorted(out), 500):
+                q = (select(PowerSampleRow.run_id, PowerSampleRow.t_s, PowerSampleRow.watts)
+                     .where(PowerSampleRow.run_id.in_(chunk))
+                     .order_by(PowerSampleRow.run_id, PowerSampleRow.idx))
+                for run_id, t, w in session.execute(q):
+                    out[run_id].append((t, w))
+        return out
+
+
+def _chunks(items: Sequence[int], size: int) -> list[Sequence[int]]:
+    # Bounded IN lists: SQLite and PostgreSQL both cap bound parameters per statement.
+    return [items[i:i + size] for i in range(0, len(items), size)]
+

@@ -1,0 +1,184 @@
+"""Is one set of latencies faster than another, and can the difference be trusted?
+
+The ratio of medians with a seeded bootstrap 95% interval, and a Mann-Whitney U test on the
+raw per-iteration samples. Used by the report's speed-ups and by ``flagbench compare``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from flagbench.selection import cell_key
+from flagbench.store import StoredRun
+
+ALPHA = 0.05
+"""Significance level of every comparison (two-sided)."""
+BOOTSTRAP_RESAMPLES = 1000
+"""Enough for a stable 95% percentile interval (its ends move by well under 1% between seeds)."""
+BOOTSTRAP_SEED = 20261125
+"""Fixed, so one database always gives one report."""
+MAX_BOOTSTRAP_SAMPLES = 4000
+"""Larger sample sets are thinned to a seeded random subset for the bootstrap only, which
+bounds its cost (a microsecond case can store a million iterations); the test uses all."""
+_CHUNK_INDICES = 1_000_000  # indices drawn at once: 8 MB, whatever the sample count
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B against A. ``ratio`` = median(B) / median(A) of latency: above 1, B is slower."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_a: int
+    n_b: int
+
+    @property
+    def significant(self) -> bool:
+        """Both the test and the interval say the medians differ."""
+        return self.p_value < ALPHA and not (self.ci_low <= 1.0 <= self.ci_high)
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster B is than A (A's median over B's)."""
+        return 1.0 / self.ratio
+
+    @property
+    def verdict(self) -> str:
+        """"faster", "slower" or "within noise" (B relative to A)."""
+        if not self.significant:
+            return "within noise"
+        return "faster" if self.ratio < 1.0 else "slower"
+
+    def change_text(self) -> str:
+        """B's latency change against A with its interval, e.g. "+12.3% [+10.1, +14.0]"."""
+        return (f"{(self.ratio - 1) * 100:+.1f}% "
+                f"[{(self.ci_low - 1) * 100:+.1f}, {(self.ci_high - 1) * 100:+.1f}]")
+
+    def speedup_text(self) -> str:
+        """B's speed-up over A with its interval, e.g. "×1.38 [1.35–1.41]"."""
+        return f"×{self.speedup:.2f} [{1 / self.ci_high:.2f}–{1 / self.ci_low:.2f}]"
+
+    def p_text(self) -> str:
+        """The p-value as people read it."""
+        return "p<0.001" if self.p_value < 0.001 else f"p={self.p_value:.3f}"
+
+
+def compare_samples(a: Sequence[float], b: Sequence[float],
+                    seed: int = BOOTSTRAP_SEED) -> Comparison:
+    """Compare two sets of raw latencies (seconds); each needs at least two values."""
+    from scipy.stats import mannwhitneyu
+
+    xa = np.asarray(a, dtype=np.float64)
+    xb = np.asarray(b, dtype=np.float64)
+    if xa.size < 2 or xb.size < 2:
+        raise ValueError("a comparison needs at least two samples on each side")
+    ratio = float(np.median(xb) / np.median(xa))
+    rng = np.random.default_rng(seed)
+    ta, tb = _thin(xa, rng), _thin(xb, rng)
+    ratios = np.concatenate([
+        _boot_medians(tb, rng, k) / _boot_medians(ta, rng, k)
+        for k in _chunk_sizes(BOOTSTRAP_RESAMPLES, max(ta.size, tb.size))
+    ])
+    lo, hi = np.percentile(ratios, [2.5, 97.5])
+    if np.all(xa == xa[0]) and np.all(xb == xb[0]):
+        p = 1.0 if xa[0] == xb[0] else 0.0  # no spread: the test is undefined, the answer not
+    else:
+        p = float(mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
+    return Comparison(ratio=ratio, ci_low=float(lo), ci_high=float(hi),
+                      p_value=p if math.isfinite(p) else 1.0, n_a=int(xa.size),
+                      n_b=int(xb.size))
+
+
+def _chunk_sizes(total: int, n: int) -> list[int]:
+    # Few large draws for small samples (per-call overhead dominates), bounded memory for big.
+    step = max(1, min(total, _CHUNK_INDICES // n))
+    return [min(step, total - i) for i in range(0, total, step)]
+
+
+def _thin(x: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.float64]:
+    if x.size <= MAX_BOOTSTRAP_SAMPLES:
+        return x
+    return rng.choice(x, MAX_BOOTSTRAP_SAMPLES, replace=False)
+
+
+def _boot_medians(x: NDArray[np.float64], rng: np.random.Generator,
+                  k: int) -> NDArray[np.float64]:
+    idx = rng.integers(0, x.size, size=(k, x.size))
+    return np.median(x[idx], axis=1)
+
+
+@dataclass(frozen=True)
+class PairedCell:
+    """One matrix cell in both selections of ``flagbench compare``, pooled per side."""
+
+    label: str
+    a_ids: tuple[int, ...]
+    b_ids: tuple[int, ...]
+    comparison: Comparison | None
+    note: str = ""
+    """Why there is no comparison (a side lacks the cell, or has no ok run)."""
+
+    def regressed(self, fail_above_pct: float) -> bool:
+        """B is significantly slower than A by more than the given percentage."""
+        c = self.comparison
+        return (c is not None and c.significant and c.ratio > 1.0
+                and (c.ratio - 1.0) * 100.0 > fail_above_pct)
+
+
+def compare_sets(a_runs: Sequence[StoredRun], b_runs: Sequence[StoredRun],
+                 samples_for: Callable[[Sequence[int]], Mapping[int, Sequence[float]]],
+                 match_hosts: bool = True, match_vendors: bool = True) -> list[PairedCell]:
+    """Pair the runs of two selections by cell and compare each pair's pooled latencies.
+
+    Runs pair by host × vendor × cell; a side chosen by host (or vendor) ignores that part.
+    Two selections of one run each are compared directly, whatever their cells.
+    """
+    if len(a_runs) == 1 and len(b_runs) == 1:
+        a, b = a_runs[0], b_runs[0]
+        groups = {f"run {a.id} → run {b.id}": ([a], [b])}
+    else:
+        groups = _group(a_runs, b_runs, match_hosts, match_vendors)
+    ok_ids = [r.id for side in groups.values() for runs in side for r in runs if r.status == "ok"]
+    samples = samples_for(ok_ids)
+    out = []
+    for label, (a_side, b_side) in sorted(groups.items()):
+        a_ids = tuple(r.id for r in a_side)
+        b_ids = tuple(r.id for r in b_side)
+        note = _missing(a_side, "A") or _missing(b_side, "B")
+        comparison = None
+        if not note:
+            pa = [s for r in a_side if r.status == "ok" for s in samples[r.id]]
+            pb = [s for r in b_side if r.status == "ok" for s in samples[r.id]]
+            if len(pa) < 2 or len(pb) < 2:
+                note = "fewer than two samples on a side"
+            else:
+                comparison = compare_samples(pa, pb)
+        out.append(PairedCell(label, a_ids, b_ids, comparison, note))
+    return out
+
+
+def _group(a_runs: Sequence[StoredRun], b_runs: Sequence[StoredRun], match_hosts: bool,
+           match_vendors: bool) -> dict[str, tuple[list[StoredRun], list[StoredRun]]]:
+    groups: dict[str, tuple[list[StoredRun], list[StoredRun]]] = {}
+    for side, runs in ((0, a_runs), (1, b_runs)):
+        for r in runs:
+            parts = ([r.hostname] if match_hosts else []) + ([r.vendor] if match_vendors else [])
+            label = " · ".join([*parts, cell_key(r).label])
+            groups.setdefault(label, ([], []))[side].append(r)
+    return groups
+
+
+def _missing(runs: Sequence[StoredRun], side: str) -> str:
+    if not runs:
+        return f"not in {side}"
+    if not any(r.status == "ok" for r in runs):
+        reasons = sorted({f"{r.status}: {r.reason}" for r in runs})
+        return f"no ok run in {side} ({'; '.join(reasons)})"
+    return ""

@@ -1,0 +1,224 @@
+"""What the report shows, computed from stored runs: the matrix with speed-ups, efficiency
+and accuracy rows. Plain values for the template; escaping is left to Jinja."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flagbench.compare import Comparison, compare_samples
+from flagbench.selection import CellKey, cell_key
+from flagbench.store import StoredRun
+
+RowKey = tuple[str, CellKey]  # host × cell
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """The newest run of one vendor in one row, with its speed-up against the baseline."""
+
+    run: StoredRun
+    headline: str
+    detail: str
+    older_runs: int = 0
+    is_baseline: bool = False
+    comparison: Comparison | None = None
+    """Against the baseline run named in ``vs``."""
+    vs: str = ""
+    no_comparison: str = ""
+    """Why there is no speed-up where one was expected."""
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One host × case × scenario × batch × precision; a cell per vendor (None: no run)."""
+
+    host: str
+    key: CellKey
+    cells: list[MatrixCell | None]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The summary: vendors across, cells down."""
+
+    vendors: list[str]
+    baseline: str | None
+    rows: list[MatrixRow]
+    show_host: bool
+
+    @property
+    def cell_runs(self) -> list[StoredRun]:
+        """The run behind every cell, row by row."""
+        return [c.run for row in self.rows for c in row.cells if c is not None]
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1e3:.4g} ms"
+
+
+def headline(run: StoredRun) -> tuple[str, str]:
+    """The scenario's headline figure and its supporting figures."""
+    m = run.metric
+    if run.status != "ok":
+        return run.status, run.reason
+    if run.scenario == "throughput":
+        tput = m("throughput_sps")
+        return (f"{tput:,.1f}/s" if tput is not None else "—",
+                f"p50 {_ms(m('latency_median_s'))} · p99 {_ms(m('latency_p99_s'))}")
+    if run.scenario == "server":
+        achieved, target = m("server_achieved_qps"), m("server_target_qps")
+        rate = f"{achieved:.3g} of {target:.3g} req/s" if achieved and target else ""
+        met = m("p99_within_bound")
+        bound = "" if met is None else (" · p99 bound met" if met else " · p99 bound missed")
+        return f"p99 {_ms(m('latency_p99_s'))}", rate + bound
+    return (_ms(m("latency_median_s")),
+            f"p90 {_ms(m('latency_p90_s'))} · p99 {_ms(m('latency_p99_s'))} · "
+            f"CI {run.median_ci_text()}")
+
+
+def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
+                 samples: Mapping[int, Sequence[float]]) -> Matrix:
+    """Newest run per row × vendor; speed-ups against ``baseline`` from raw samples.
+
+    The baseline is the baseline vendor's run in the same row, or, when that is not ok, its
+    fp32 run of the same case, scenario, batch size and host (named in the cell)."""
+    grouped: dict[RowKey, dict[str, list[StoredRun]]] = {}
+    for r in runs:
+        grouped.setdefault((r.hostname, cell_key(r)), {}).setdefault(r.vendor, []).append(r)
+    vendors = sorted({r.vendor for r in runs}, key=lambda v: (v != baseline, v))
+    newest = {
+        row: {v: max(rs, key=lambda r: (r.started_at, r.id)) for v, rs in by_vendor.items()}
+        for row, by_vendor in grouped.items()
+    }
+    rows = []
+    for (host, key) in sorted(newest, key=lambda rk: (rk[1].case, rk[1].scenario,
+                                                        rk[1].batch_size, rk[1].precision,
+                                                        rk[1].target_qps or 0, rk[0])):
+        base_run, vs = _baseline_for(newest, host, key, baseline)
+        cells: list[MatrixCell | None] = []
+        for v in vendors:
+            run = newest[(host, key)].get(v)
+            if run is None:
+                cells.append(None)
+                continue
+            cells.append(_cell(run, len(grouped[(host, key)][v]) - 1, v == baseline,
+                               base_run, vs, samples, baseline))
+        rows.append(MatrixRow(host, key, cells))
+    return Matrix(vendors, baseline if baseline in vendors else None, rows,
+                  show_host=len({r.hostname for r in runs}) > 1)
+
+
+def baseline_runs(runs: Sequence[StoredRun], baseline: str | None) -> list[StoredRun]:
+    """The runs a matrix over ``runs`` compares against (so their samples can be read)."""
+    if not baseline:
+        return []
+    newest: dict[RowKey, dict[str, StoredRun]] = {}
+    for r in runs:
+        slot = newest.setdefault((r.hostname, cell_key(r)), {})
+        if r.vendor not in slot or (r.started_at, r.id) > (slot[r.vendor].started_at,
+                                                           slot[r.vendor].id):
+            slot[r.vendor] = r
+    out = {}
+    for host, key in newest:
+        run, _ = _baseline_for(newest, host, key, baseline)
+        if run is not None:
+            out[run.id] = run
+    return list(out.values())
+
+
+def _baseline_for(newest: Mapping[RowKey, Mapping[str, StoredRun]], host: str, key: CellKey,
+                  baseline: str | None) -> tuple[StoredRun | None, str]:
+    if not baseline:
+        return None, ""
+    same = newest.get((host, key), {}).get(baseline)
+    if same is not None and same.status == "ok":
+        return same, baseline
+    fp32 = newest.get((host, key._replace(precision="fp32")), {}).get(baseline)
+    if fp32 is not None and fp32.status == "ok":
+        return fp32, f"{baseline} fp32"
+    return None, ""
+
+
+def _cell(run: StoredRun, older: int, is_baseline: bool, base: StoredRun | None, vs: str,
+          samples: Mapping[int, Sequence[float]], baseline: str | None) -> MatrixCell:
+    head, detail = headline(run)
+    comparison, why = None, ""
+    if run.status == "ok" and base is not None and base.id != run.id:
+        a, b = samples.get(base.id, ()), samples.get(run.id, ())
+        if len(a) >= 2 and len(b) >= 2:
+            comparison = compare_samples(a, b)
+        else:
+            why = "too few samples to compare"
+    elif run.status == "ok" and base is None and baseline and not is_baseline:
+        why = f"no ok {baseline} run to compare with"
+    return MatrixCell(run, head, detail, older, is_baseline and base is not None
+                      and base.id == run.id, comparison, vs, why)
+
+
+@dataclass(frozen=True)
+class EnergyRow:
+    """Efficiency of one cell's run, with where its energy figure came from."""
+
+    run: StoredRun
+    source: str
+    scope: str
+    confidence: str
+    estimate: bool
+    unavailable: str
+    """The reason when the run has no energy figure."""
+
+
+def efficiency_rows(runs: Sequence[StoredRun]) -> list[EnergyRow]:
+    """Ok runs with their energy provenance (measured, sampled, estimated or unavailable)."""
+    out = []
+    for r in runs:
+        if r.status != "ok":
+            continue
+        e = dict(r.environment.get("energy") or {})
+        conf = str(e.get("confidence", ""))
+        out.append(EnergyRow(r, str(e.get("source", "")), str(e.get("scope", "")), conf,
+                             conf == "estimated",
+                             "" if r.metric("energy_j") is not None
+                             else str(e.get("reason") or "no energy meter")))
+    return out
+
+
+@dataclass(frozen=True)
+class AccuracyTable:
+    """Task accuracy (accuracy_*) and fidelity (fidelity_*) of each cell's run."""
+
+    accuracy_names: list[str]
+    fidelity_names: list[str]
+    runs: list[StoredRun] = field(default_factory=list)
+
+
+_FIDELITY_ORDER = ["fidelity_top1_agreement", "fidelity_cosine", "fidelity_max_abs_err",
+                   "fidelity_mean_abs_err"]
+
+
+def accuracy_table(runs: Sequence[StoredRun]) -> AccuracyTable:
+    """Columns are whatever accuracy_* and fidelity_* metrics the runs have."""
+    ok = [r for r in runs if r.status == "ok"]
+    acc = sorted({n for r in ok for n in r.metrics if n.startswith("accuracy_")})
+    fid = {n for r in ok for n in r.metrics if n.startswith("fidelity_")} - {"fidelity_samples"}
+    fid_names = [n for n in _FIDELITY_ORDER if n in fid] + sorted(fid - set(_FIDELITY_ORDER))
+    ordered = sorted(ok, key=lambda r: (r.case, r.hostname, r.vendor, r.precision,
+                                        r.batch_size, r.scenario))
+    return AccuracyTable(acc, fid_names, ordered)
+
+
+def accuracy_axis(runs: Sequence[StoredRun]) -> str | None:
+    """The metric a speed-against-accuracy chart plots: task accuracy first, then fidelity."""
+    names = {n for r in runs for n, v in r.metrics.items() if v is not None}
+    for preferred in ("accuracy_top1",):
+        if preferred in names:
+            return preferred
+    acc = sorted(n for n in names if n.startswith("accuracy_"))
+    if acc:
+        return acc[0]
+    # Cosine before top-1 agreement: on a handful of fidelity samples agreement is coarse.
+    for fallback in ("fidelity_cosine", "fidelity_top1_agreement"):
+        if fallback in names:
+            return fallback
+    return None

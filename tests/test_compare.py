@@ -1,0 +1,76 @@
+"""Comparisons: ratio of medians, bootstrap interval, Mann-Whitney U, pairing of cells."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from seeding import not_run, ok_run
+
+from flagbench.compare import compare_samples, compare_sets
+from flagbench.result import Status
+from flagbench.store import Store
+
+
+def _noisy(median: float, n: int, seed: int, spread: float = 0.03) -> list[float]:
+    rng = random.Random(seed)
+    return [median * (1 + rng.uniform(-spread, spread)) for _ in range(n)]
+
+
+def test_a_real_difference_is_significant_with_an_interval_around_it() -> None:
+    c = compare_samples(_noisy(0.050, 200, 1), _noisy(0.040, 200, 2))
+    assert c.ratio == pytest.approx(0.8, rel=0.02)
+    assert c.ci_low < c.ratio < c.ci_high < 1.0
+    assert c.p_value < 1e-6 and c.significant and c.verdict == "faster"
+    assert c.speedup == pytest.approx(1.25, rel=0.02)
+    assert c.speedup_text().startswith("×1.2")
+
+
+def test_same_distribution_is_within_noise() -> None:
+    c = compare_samples(_noisy(0.050, 200, 3), _noisy(0.050, 200, 4))
+    assert not c.significant and c.verdict == "within noise"
+    assert c.ci_low <= 1.0 <= c.ci_high
+
+
+def test_seeded_bootstrap_is_reproducible() -> None:
+    a, b = _noisy(0.05, 80, 5), _noisy(0.052, 80, 6)
+    assert compare_samples(a, b) == compare_samples(a, b)
+
+
+def test_constant_samples_and_too_few() -> None:
+    assert compare_samples([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]).verdict == "slower"
+    assert compare_samples([1.0, 1.0], [1.0, 1.0]).verdict == "within noise"
+    with pytest.raises(ValueError, match="at least two"):
+        compare_samples([1.0], [1.0, 2.0])
+
+
+def test_sets_pair_by_cell_pool_and_say_what_is_missing(db_path: Path) -> None:
+    store = Store.open(str(db_path))
+    a1 = store.save(ok_run("cpu", "fp32", 0.050, seed=1, tags=(("commit", "a"),)))
+    a2 = store.save(ok_run("cpu", "fp32", 0.050, seed=2, tags=(("commit", "a"),)))
+    b1 = store.save(ok_run("cpu", "fp32", 0.060, seed=3, tags=(("commit", "b"),)))
+    store.save(ok_run("ort-cpu", "fp32", 0.040, seed=4, tags=(("commit", "a"),)))
+    store.save(not_run("ort-cpu", "fp32", Status.FAILED, "boom"))
+    side_a = [r for r in store.runs() if r.tags.get("commit") == "a"]
+    side_b = [r for r in store.runs() if r.tags.get("commit") == "b" or r.status == "failed"]
+    cells = {c.label.split(" · ", 1)[1]: c for c in compare_sets(side_a, side_b,
+                                                                   store.samples_for)}
+    cpu = cells["cpu · resnet50 latency bs1 fp32"]
+    assert set(cpu.a_ids) == {a1, a2} and cpu.b_ids == (b1,)  # two runs of A pooled
+    assert cpu.comparison is not None and cpu.comparison.verdict == "slower"
+    assert cpu.regressed(10.0) and not cpu.regressed(25.0)
+    ort = cells["ort-cpu · resnet50 latency bs1 fp32"]
+    assert ort.comparison is None and "no ok run in B" in ort.note and "boom" in ort.note
+    store.close()
+
+
+def test_two_single_runs_compare_directly_across_vendors(db_path: Path) -> None:
+    store = Store.open(str(db_path))
+    store.save(ok_run("cpu", "fp32", 0.050, seed=1))
+    store.save(ok_run("ort-cpu", "int8", 0.013, seed=2))
+    cpu, ort = sorted(store.runs(), key=lambda r: r.vendor)
+    (cell,) = compare_sets([cpu], [ort], store.samples_for)
+    assert cell.comparison is not None and cell.comparison.verdict == "faster"
+    assert not cell.regressed(0.0)
+    store.close()
