@@ -487,6 +487,10 @@ def spool(replay: bool, db: str | None) -> int:
     if left:
         _error(f"{left} spooled run(s) could not be written to {store.label}")
         return EXIT_SPOOLED
+    return 0
+
+
+@cli.command()
 @click.argument("a")
 @click.argument("b")
 @click.option("--db", default=None, help=_DB_HELP)
