@@ -128,8 +128,9 @@ class CaseOption:
                 if text not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(raw)
                 value: OptionValue = text in ("true", "1", "yes")
-            elif isinstance(raw, bool):
-                raise ValueError(raw)
+            elif isinstance(raw, bool) or (
+                    not isinstance(raw, str) and kind is int and not isinstance(raw, int)):
+                raise ValueError(raw)  # a TOML true or 1.5 is not an integer option
             else:
                 value = kind(raw)
         except (TypeError, ValueError):

@@ -30,7 +30,7 @@ class Request:
     target_qps: float | None = None
     p99_bound_s: float | None = None
     find_max_qps: bool = False
-    case_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    case_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
     """Raw ``KEY=VALUE`` case options per case name, parsed against what each case declares."""
 
 

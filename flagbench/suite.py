@@ -89,14 +89,33 @@ _SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean},
 }
 _FREE_TABLES = ("tags", "weights")  # tables of strings with keys of the user's choosing
+_OPTION_TABLE = "case-options"  # [case-options.CASE] KEY = value, checked against the case
+
+
+def _case_options(value: Any, path: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"{path}: expected a table, got {_kind(value)}")
+    out: dict[str, dict[str, Any]] = {}
+    for case, options in value.items():
+        if not isinstance(options, dict):
+            raise _Invalid(f"{path}.{case}: expected a table of KEY = value, got {_kind(options)}")
+        for key, v in options.items():
+            if not isinstance(v, (bool, int, float, str)):
+                raise _Invalid(f"{path}.{case}.{key}: expected a string, number or boolean, "
+                               f"got {_kind(v)}")
+        out[case] = dict(options)
+    return out
 
 
 def _checked(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    known = [*_SCHEMA, *_FREE_TABLES]
+    known = [*_SCHEMA, *_FREE_TABLES, _OPTION_TABLE]
     out: dict[str, dict[str, Any]] = {}
     for table, body in raw.items():
         if table not in known:
             raise _Invalid(f"unknown table [{table}]; expected one of: {', '.join(known)}")
+        if table == _OPTION_TABLE:
+            out[table] = _case_options(body, table)
+            continue
         if table in _FREE_TABLES:
             out[table] = _table_of_strings(body, table)
             continue
@@ -146,7 +165,8 @@ def load_suite(path: str | Path) -> Suite:
                 max_time_s=measure.get("max-time", 15.0),
                 min_iters=measure.get("min-iters", 10),
                 target_ci=measure.get("target-ci", 0.01), cpu_tdp_w=measure.get("cpu-tdp")),
-            weights=weights, tags=tuple(sorted(cfg.get("tags", {}).items())),
+            weights=weights, case_options=cfg.get(_OPTION_TABLE, {}),
+            tags=tuple(sorted(cfg.get("tags", {}).items())),
             target_qps=server.get("target-qps"),
             p99_bound_s=None if p99 is None else p99 / 1e3,
             find_max_qps=server.get("find-max-qps", False),

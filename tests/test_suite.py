@@ -68,6 +68,11 @@ BAD_SUITES = [
     (BASE + '[tags]\nteam = "a\\u0000b"\n', "tags.team: must be a non-empty string without NUL"),
     (BASE + "measure = 3\n", "unknown key matrix.measure"),
     ("measure = 3\n" + BASE, "measure: expected a table, got an integer"),
+    (BASE + "[case-options.resnet50]\nsize = 3\n", "case 'resnet50' has no option 'size'"),
+    (BASE + "[case-options.bert]\nseq_len = 8\n", "names case 'bert', which is not being run"),
+    (BASE + "[case-options]\nresnet50 = 3\n", "case-options.resnet50: expected a table"),
+    (BASE + "[case-options.resnet50]\nx = [1]\n",
+     "case-options.resnet50.x: expected a string, number or boolean, got a list"),
 ]
 
 
@@ -88,3 +93,16 @@ def test_missing_and_unreadable_suite(tmp_path: Path) -> None:
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(FlagbenchError, match="cannot read suite"):
         load_suite(tmp_path / "bin.toml")
+
+
+def test_case_options_are_typed_values_checked_by_the_case(tmp_path: Path,
+                                                            plugin_site: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n'
+                    '[case-options.tiny-mlp]\nhidden = 64\nactivation = "gelu"\n')
+    (spec,) = build_plan(load_suite(path).request, Registry.discover())
+    assert spec.options == (("activation", "gelu"), ("hidden", 64))
+    path.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n'
+                    '[case-options.tiny-mlp]\nhidden = 1.5\n')
+    with pytest.raises(FlagbenchError, match="hidden=1.5: expected int"):
+        build_plan(load_suite(path).request, Registry.discover())
