@@ -72,6 +72,25 @@ def _weights(values: tuple[str, ...], cases: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _case_options(values: tuple[str, ...], cases: tuple[str, ...]
+                  ) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for raw in values:
+        target, sep, value = raw.partition("=")
+        case, dot, key = target.rpartition(".")
+        if not sep or not key.strip():
+            raise FlagbenchError(f"--case-option {raw!r}: expected [CASE.]KEY=VALUE")
+        if not dot:
+            if len(cases) != 1:
+                raise FlagbenchError("with several cases, give --case-option as CASE.KEY=VALUE")
+            case = cases[0]
+        options = out.setdefault(case.strip(), {})
+        if key.strip() in options:
+            raise FlagbenchError(f"--case-option {case}.{key.strip()} given twice")
+        options[key.strip()] = value.strip()
+    return out
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flagbench")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -116,6 +135,8 @@ _WITH_CONFIG = {"config", "db", "tags"}
               "(0: stop at the minimums).")
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
+@click.option("-o", "--case-option", "case_options", multiple=True, metavar="[CASE.]KEY=VALUE",
+              help="Set a case's option (`flagbench list cases` shows them).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
 @click.option("--rounds", type=int, default=1, show_default=True,
               help="Run the matrix N times, reversing the order every other round.")
@@ -129,8 +150,9 @@ _WITH_CONFIG = {"config", "db", "tags"}
 def run(config: str | None, vendors: str | None, cases: str | None, batch_size: str,
         precision: str, scenario: str, target_qps: float | None, p99_bound_ms: float | None,
         find_max_qps: bool, warmup: float, min_time: float, max_time: float, min_iters: int,
-        target_ci: float, weights: tuple[str, ...], tags: tuple[str, ...], rounds: int,
-        cpu_tdp: float | None, timeout: float, isolate: bool, db: str | None) -> int:
+        target_ci: float, weights: tuple[str, ...], case_options: tuple[str, ...],
+        tags: tuple[str, ...], rounds: int, cpu_tdp: float | None, timeout: float,
+        isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too).
 
     A run that cannot be written to the database (it went away, the file became read-only) is
@@ -175,6 +197,7 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
             measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
                                   min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
             weights=_weights(weights, case_names),
+            case_options=_case_options(case_options, case_names),
             tags=_tags(tags),
             rounds=rounds,
             scenarios=_split(scenario, "--scenario", str),

@@ -113,8 +113,13 @@ def plugins_table(plugins: Sequence[Plugin], title: str) -> Table:
         table.add_column(col)
     for p in plugins:
         state = "[red]broken[/]" if p.broken else "[green]loaded[/]"
+        description = p.description
+        options = getattr(p.obj, "options", None) if p.obj is not None else None
+        if options:
+            description += "\noptions: " + ", ".join(
+                f"{key}={opt.default} ({opt.help})" for key, opt in sorted(options.items()))
         table.add_row(escape(p.name), state, escape(f"{p.distribution} ({p.target})"),
-                      escape(p.description))
+                      escape(description))
     return table
 
 

@@ -100,6 +100,52 @@ class Vendor(Protocol):
     # first that reads becomes the run's energy figure. Without meters energy is unavailable.
 
 
+OptionValue = int | float | str | bool
+
+
+@dataclass(frozen=True)
+class CaseOption:
+    """One setting a case accepts (``--case-option KEY=VALUE``): its type, default and range.
+
+    Declared by the case so the plan can refuse a bad value before anything runs, and so
+    every stored run records the full set of values it ran with, defaults included.
+    """
+
+    default: OptionValue
+    help: str
+    choices: tuple[OptionValue, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, key: str, raw: str | OptionValue) -> OptionValue:
+        """The value of ``raw`` in the default's type, checked; FlagbenchError if it is bad."""
+        from flagbench.errors import FlagbenchError
+
+        kind = type(self.default)
+        try:
+            if kind is bool:
+                text = str(raw).strip().lower()
+                if text not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                value: OptionValue = text in ("true", "1", "yes")
+            elif isinstance(raw, bool):
+                raise ValueError(raw)
+            else:
+                value = kind(raw)
+        except (TypeError, ValueError):
+            raise FlagbenchError(
+                f"case option {key}={raw!r}: expected {kind.__name__}") from None
+        if self.choices and value not in self.choices:
+            raise FlagbenchError(f"case option {key}={value!r}: choose from "
+                                 f"{', '.join(str(c) for c in self.choices)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.minimum is not None and value < self.minimum:
+                raise FlagbenchError(f"case option {key}={value!r}: must be ≥ {self.minimum:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise FlagbenchError(f"case option {key}={value!r}: must be ≤ {self.maximum:g}")
+        return value
+
+
 @dataclass(frozen=True)
 class OnnxExport:
     """How a case exports to ONNX: tensor names and opset. Shapes are static per batch size."""
@@ -126,6 +172,10 @@ class Case(Protocol):
 
     # Optional: ``onnx_export: OnnxExport`` names the tensors of an ONNX export; vendors that
     # export use generic names (input_0, output_0, ...) without it.
+    # Optional: ``options: Mapping[str, CaseOption]`` declares settings (sequence length,
+    # matrix size …) and ``with_options(values: Mapping[str, OptionValue]) -> Case`` returns
+    # the case configured with every declared option's value; the runner calls it before
+    # anything else, so vendors only ever see a configured case.
 
 
 VENDOR_MEMBERS: tuple[str, ...] = ("name", "description", "probe", "prepare")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from flagbench.contracts import Case, CaseOption, OptionValue
 from flagbench.errors import FlagbenchError
 from flagbench.plugins import Registry
 from flagbench.spec import MeasureConfig, RunSpec
@@ -29,6 +30,34 @@ class Request:
     target_qps: float | None = None
     p99_bound_s: float | None = None
     find_max_qps: bool = False
+    case_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
+    """Raw ``KEY=VALUE`` case options per case name, parsed against what each case declares."""
+
+
+def resolve_options(case: Case, given: Mapping[str, str | OptionValue]
+                    ) -> tuple[tuple[str, OptionValue], ...]:
+    """Every option the case declares, with the given value or its default, checked."""
+    declared: Mapping[str, CaseOption] = getattr(case, "options", None) or {}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise FlagbenchError(
+            f"case {case.name!r} has no option {unknown[0]!r} (its options: {known})")
+    return tuple(sorted(
+        (key, opt.parse(key, given[key]) if key in given else opt.default)
+        for key, opt in declared.items()
+    ))
+
+
+def configured(case: Case, options: tuple[tuple[str, OptionValue], ...]) -> Case:
+    """The case set up with resolved options; a case without options is used as it is."""
+    if not options:
+        return case
+    configure = getattr(case, "with_options", None)
+    if not callable(configure):
+        raise FlagbenchError(f"case {case.name!r} declares options but has no with_options")
+    result: Case = configure(dict(options))
+    return result
 
 
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
@@ -73,10 +102,16 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     for name in request.vendors:
         registry.vendor(name)
     cases = {name: registry.case(name) for name in request.cases}
+    for case_name in request.case_options:
+        if case_name not in cases:
+            raise FlagbenchError(
+                f"--case-option names case {case_name!r}, which is not being run")
+    options = {name: resolve_options(case, request.case_options.get(name, {}))
+               for name, case in cases.items()}
     for case_name, path in request.weights.items():
         if case_name not in cases:
             raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")
-        check_weights(cases[case_name].build_model, path)
+        check_weights(configured(cases[case_name], options[case_name]).build_model, path)
     matrix = [
         (vendor, case, bs, precision, scenario)
         for case in request.cases
@@ -95,7 +130,8 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                     weights=request.weights.get(case), tags=request.tags, round=r,
                     target_qps=request.target_qps if scenario == "server" else None,
                     p99_bound_s=request.p99_bound_s if scenario == "server" else None,
-                    find_max_qps=request.find_max_qps and scenario == "server")
+                    find_max_qps=request.find_max_qps and scenario == "server",
+                    options=options[case])
             for vendor, case, bs, precision, scenario in order
         ]
     return specs

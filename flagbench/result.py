@@ -81,6 +81,8 @@ class RunResult:
     setup_s: float | None = None
     flops_per_sample: float | None = None
     environment: Mapping[str, Any] = field(default_factory=dict)
+    case_metrics: tuple[Metric, ...] = ()
+    """Figures particular to the case (task accuracy, tokens/s, bytes moved …), stored as is."""
 
     def __post_init__(self) -> None:
         if self.finished_at < self.started_at:
@@ -182,4 +184,8 @@ class RunResult:
             ]
             if f.top1_agreement is not None:
                 out.append(Metric("fidelity_top1_agreement", f.top1_agreement, "ratio"))
-        return out
+        taken = {m.name for m in out}
+        clash = [m.name for m in self.case_metrics if m.name in taken]
+        if clash:
+            raise ValueError(f"case metric {clash[0]!r} clashes with a core metric")
+        return out + list(self.case_metrics)

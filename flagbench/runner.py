@@ -16,6 +16,7 @@ from flagbench.environment import host_facts
 from flagbench.errors import FlagbenchError
 from flagbench.fidelity import Fidelity, compare_outputs
 from flagbench.measure import LoopProgress, measure_latency
+from flagbench.plan import configured
 from flagbench.plugins import Registry
 from flagbench.result import Measurement, RunResult, Status
 from flagbench.spec import RunSpec
@@ -211,7 +212,7 @@ class Runner:
     def _measure(self, spec: RunSpec, probe: Probe, started: datetime,
                  environment: dict[str, Any], phase: Phase) -> RunResult:
         vendor = self._registry.vendor(spec.vendor)
-        case = self._registry.case(spec.case)
+        case = configured(self._registry.case(spec.case), spec.options)
         clock = time.perf_counter
 
         phase("build", "building the model")

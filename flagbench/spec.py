@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flagbench.errors import FlagbenchError
 
@@ -81,6 +82,8 @@ class RunSpec:
     """Latency bound the server scenario's p99 is checked against, when given."""
     find_max_qps: bool = False
     """Server scenario: search the highest rate, from ``target_qps`` up, that meets the bound."""
+    options: tuple[tuple[str, int | float | str | bool], ...] = ()
+    """The case's options, every declared one with its value (defaults included), sorted."""
 
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:
@@ -107,7 +110,10 @@ class RunSpec:
     @property
     def label(self) -> str:
         """A short human name for progress lines."""
-        label = f"{self.vendor} × {self.case} bs{self.batch_size} {self.precision}"
+        case = self.case
+        if self.options:
+            case += "[" + ",".join(f"{k}={v}" for k, v in self.options) + "]"
+        label = f"{self.vendor} × {case} bs{self.batch_size} {self.precision}"
         if self.scenario == "server":
             label += f" server@{self.target_qps:g}qps"
         elif self.scenario != "latency":
@@ -115,6 +121,7 @@ class RunSpec:
         return label if self.round == 1 else f"{label} (round {self.round})"
 
     @property
-    def cell(self) -> tuple[str, str, int, str, str]:
+    def cell(self) -> tuple[Any, ...]:
         """The matrix cell this run measures, the same in every round."""
-        return (self.vendor, self.case, self.batch_size, self.precision, self.scenario)
+        return (self.vendor, self.case, self.batch_size, self.precision, self.scenario,
+                self.options)
