@@ -244,6 +244,11 @@ def _run_matrix(specs: list[RunSpec], runner: Runner, db: str | None, rounds: in
                 line += f" ({result.reason})"
             try:
                 ids.append(store.write(record))
+            except KeyboardInterrupt:
+                # Ctrl-C while writing (or waiting to retry): the transaction is rolled back;
+                # keep the result (a replay of one that did commit adds nothing, same uid).
+                spool_.put(record, store.label, "interrupted while writing")
+                raise
             except StoreError as exc:
                 path = spool_.put(record, store.label, str(exc))
                 spooled.append(str(exc))

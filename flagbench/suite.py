@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flagbench.contracts import OptionValue
 from flagbench.errors import FlagbenchError
 from flagbench.plan import Request
 from flagbench.spec import MeasureConfig
@@ -72,6 +73,22 @@ def _list_of(item: Callable[[Any, str], Any]) -> Callable[[Any, str], tuple[Any,
     return check
 
 
+def _case_options(value: Any, path: str) -> dict[str, dict[str, OptionValue]]:
+    """``[case-options.CASE]`` tables of scalars; the plan checks them against the case."""
+    if not isinstance(value, dict):
+        raise _Invalid(f"{path}: expected a table, got {_kind(value)}")
+    out: dict[str, dict[str, OptionValue]] = {}
+    for case, options in value.items():
+        if not isinstance(options, dict):
+            raise _Invalid(f"{path}.{case}: expected a table, got {_kind(options)}")
+        for key, v in options.items():
+            if not isinstance(v, (bool, int, float, str)):
+                raise _Invalid(f"{path}.{case}.{key}: expected a string, number or boolean, "
+                               f"got {_kind(v)}")
+        out[case] = dict(options)
+    return out
+
+
 def _table_of_strings(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _Invalid(f"{path}: expected a table, got {_kind(value)}")
@@ -88,36 +105,18 @@ _SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
                 "timeout": _number, "isolate": _boolean},
     "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean},
 }
-_FREE_TABLES = ("tags", "weights")  # tables of strings with keys of the user's choosing
-_OPTION_TABLE = "case-options"  # [case-options.CASE] KEY = value, checked against the case
-
-
-def _case_options(value: Any, path: str) -> dict[str, dict[str, Any]]:
-    if not isinstance(value, dict):
-        raise _Invalid(f"{path}: expected a table, got {_kind(value)}")
-    out: dict[str, dict[str, Any]] = {}
-    for case, options in value.items():
-        if not isinstance(options, dict):
-            raise _Invalid(f"{path}.{case}: expected a table of KEY = value, got {_kind(options)}")
-        for key, v in options.items():
-            if not isinstance(v, (bool, int, float, str)):
-                raise _Invalid(f"{path}.{case}.{key}: expected a string, number or boolean, "
-                               f"got {_kind(v)}")
-        out[case] = dict(options)
-    return out
+_FREE_TABLES = ("tags", "weights", "case-options")  # keys of the user's choosing
 
 
 def _checked(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    known = [*_SCHEMA, *_FREE_TABLES, _OPTION_TABLE]
+    known = [*_SCHEMA, *_FREE_TABLES]
     out: dict[str, dict[str, Any]] = {}
     for table, body in raw.items():
         if table not in known:
             raise _Invalid(f"unknown table [{table}]; expected one of: {', '.join(known)}")
-        if table == _OPTION_TABLE:
-            out[table] = _case_options(body, table)
-            continue
         if table in _FREE_TABLES:
-            out[table] = _table_of_strings(body, table)
+            check = _case_options if table == "case-options" else _table_of_strings
+            out[table] = check(body, table)
             continue
         if not isinstance(body, dict):
             raise _Invalid(f"{table}: expected a table, got {_kind(body)}")
@@ -165,8 +164,8 @@ def load_suite(path: str | Path) -> Suite:
                 max_time_s=measure.get("max-time", 15.0),
                 min_iters=measure.get("min-iters", 10),
                 target_ci=measure.get("target-ci", 0.01), cpu_tdp_w=measure.get("cpu-tdp")),
-            weights=weights, case_options=cfg.get(_OPTION_TABLE, {}),
-            tags=tuple(sorted(cfg.get("tags", {}).items())),
+            weights=weights, tags=tuple(sorted(cfg.get("tags", {}).items())),
+            case_options=cfg.get("case-options", {}),
             target_qps=server.get("target-qps"),
             p99_bound_s=None if p99 is None else p99 / 1e3,
             find_max_qps=server.get("find-max-qps", False),

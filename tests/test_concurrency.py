@@ -23,6 +23,7 @@ def test_concurrent_writers_lose_nothing(db_url: str, tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("FLAGBENCH_DB", None)
     env["PYTHONPATH"] = str(Path(__file__).parent / "plugin_site")
+    env["OMP_NUM_THREADS"] = "1"  # eight processes on a small machine: do not oversubscribe
     quick = ["--warmup", "0", "--min-time", "0.05", "--max-time", "0.3", "--min-iters", "5",
              "--target-ci", "0"]
     procs = [

@@ -2,8 +2,9 @@
 half, the error says what happened, and the runs that could not be written wait in the spool
 until `flagbench spool --replay` writes them (once, however often it is replayed).
 
-The matrix is cpu (stored normally), hang (a run that times out after a few seconds, during
-which the database goes away) and absent-hw (skipped at once, also while it is away).
+The matrix runs in the CLI's process (quick to start): cpu at batch size 1 (stored normally),
+cpu at batch size 2 (measured for six seconds, during which the database goes away), then
+absent-hw (skipped at once, also while it is away).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import create_engine, text
 from flagbench.store import Store
 from pg_server import PASSWORD, PgCluster
 
-MATRIX = ["--vendor", "cpu,hang,absent-hw", "--case", "tiny-mlp", "--timeout", "20",
-          "--warmup", "0", "--min-time", "0.1", "--max-time", "0.5", "--min-iters", "5"]
+MATRIX = ["--vendor", "cpu,absent-hw", "--case", "tiny-mlp", "--batch-size", "1,2",
+          "--no-isolate", "--warmup", "0", "--min-time", "6", "--max-time", "7",
+          "--target-ci", "0"]
 
 
 def _start_run(db: str) -> subprocess.Popen[str]:
@@ -49,7 +51,7 @@ def _when_first_run_stored(db: str, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         if _stored_runs(db) >= 1:
-            time.sleep(1)  # the hanging run is in progress now
+            time.sleep(1)  # the second run is being measured now
             return
         time.sleep(0.2)
     raise AssertionError(f"the first run was never stored: {proc.communicate()}")
@@ -62,38 +64,39 @@ def _check_outage_and_replay(db: str, proc: subprocess.Popen[str], spool_dir: Pa
     assert proc.returncode == 3, stderr
     assert "Traceback" not in stderr and PASSWORD not in stdout + stderr
     error = stderr.strip().splitlines()[-1]
-    assert error.startswith("error: 2 of 3 run(s) could not be written to the database"), error
+    assert error.startswith("error: 3 of 4 run(s) could not be written to the database"), error
     assert expected_error in error and "flagbench spool --replay" in error
-    assert stdout.count("NOT STORED") == 2
+    assert stdout.count("NOT STORED") == 3
 
     store = Store.open(db, create=False)  # the run stored before the outage is whole
     (cpu,) = store.runs()
-    assert (cpu.vendor, cpu.status) == ("cpu", "ok")
+    assert (cpu.vendor, cpu.batch_size, cpu.status) == ("cpu", 1, "ok")
     assert len(store.samples(cpu.id)) == cpu.metric("iterations") >= 5
     store.close()
 
     files = sorted(spool_dir.glob("*.json"))
-    assert len(files) == 2
+    assert len(files) == 3
     listing = flagbench("spool")
     assert listing.returncode == 0, listing.stderr
-    assert "2 run(s) in the spool" in listing.stdout and PASSWORD not in listing.stdout
-    assert "hang × tiny-mlp" in listing.stdout and "absent-hw × tiny-mlp" in listing.stdout
+    assert "3 run(s) in the spool" in listing.stdout and PASSWORD not in listing.stdout
+    assert "cpu × tiny-mlp bs2" in listing.stdout and "absent-hw × tiny-mlp" in listing.stdout
     kept = files[0].read_bytes()
 
     replay = flagbench("spool", "--replay", "--db", db)
     assert replay.returncode == 0, replay.stderr
-    assert "2 run(s) written" in replay.stdout
+    assert "3 run(s) written" in replay.stdout
     assert list(spool_dir.glob("*.json")) == []
     files[0].write_bytes(kept)  # the same run spooled again: replaying it adds nothing
     again = flagbench("spool", "--replay", "--db", db)
     assert again.returncode == 0 and "1 run(s) written" in again.stdout, again.stderr
 
     store = Store.open(db, create=False)
-    runs = {r.vendor: r for r in store.runs()}
+    runs = {(r.vendor, r.batch_size): r for r in store.runs()}
+    assert len(runs) == 4 and runs["absent-hw", 2].status == "skipped"
+    late = runs["cpu", 2]  # measured during the outage, written by the replay, whole
+    assert late.status == "ok" and len(store.samples(late.id)) == late.metric("iterations")
     store.close()
-    assert len(runs) == 3
-    assert runs["hang"].status == "timeout" and runs["absent-hw"].status == "skipped"
-    assert _stored_runs(db) == 3
+    assert _stored_runs(db) == 4
 
 
 def test_postgresql_stopped_mid_matrix(own_pg_cluster: PgCluster, spool_dir: Path,

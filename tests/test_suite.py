@@ -67,6 +67,15 @@ BAD_SUITES = [
     (BASE + "[tags]\nteam = 3\n", "tags.team: expected a string, got an integer"),
     (BASE + '[tags]\nteam = "a\\u0000b"\n', "tags.team: must be a non-empty string without NUL"),
     (BASE + "measure = 3\n", "unknown key matrix.measure"),
+    ('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[case-options.tiny-mlp]\nhidden = [8]\n',
+     "case-options.tiny-mlp.hidden: expected a string, number or boolean, got a list"),
+    ('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[case-options.tiny-mlp]\nwidth = 8\n',
+     "case 'tiny-mlp' has no option 'width'"),
+    ('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[case-options.tiny-mlp]\nhidden = "wide"\n',
+     "case option hidden='wide': expected int"),
+    ('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[case-options]\ntiny-mlp = 3\n',
+     "case-options.tiny-mlp: expected a table, got an integer"),
+    (BASE + "[case-options.tiny-mlp]\nhidden = 8\n", "names case 'tiny-mlp', which is not being run"),
     ("measure = 3\n" + BASE, "measure: expected a table, got an integer"),
     (BASE + "[case-options.resnet50]\nsize = 3\n", "case 'resnet50' has no option 'size'"),
     (BASE + "[case-options.bert]\nseq_len = 8\n", "names case 'bert', which is not being run"),
@@ -76,8 +85,17 @@ BAD_SUITES = [
 ]
 
 
+def test_case_options_from_a_suite(tmp_path: Path, plugin_site: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n'
+                    '[case-options.tiny-mlp]\nhidden = 8\nactivation = "gelu"\n')
+    (spec,) = build_plan(load_suite(path).request, Registry.discover())
+    assert dict(spec.options) == {"hidden": 8, "activation": "gelu"}
+
+
 @pytest.mark.parametrize(("text", "message"), BAD_SUITES)
-def test_bad_suites_are_refused_with_the_key(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_suites_are_refused_with_the_key(tmp_path: Path, text: str, message: str,
+                                             plugin_site: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(FlagbenchError) as refused:

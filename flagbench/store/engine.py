@@ -10,6 +10,8 @@ become ``StoreError``: one line, never the password, marked transient when a ret
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,6 +22,8 @@ from sqlalchemy.pool import NullPool
 from flagbench.errors import FlagbenchError
 from flagbench.store.location import DatabaseLocation
 from flagbench.store.record import json_dumps
+
+log = logging.getLogger(__name__)
 
 #: Execution options of write transactions (``Store._writes``).
 WRITE = {"flagbench_write": True}
@@ -107,8 +111,20 @@ def use_wal(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        # The switch needs the database to itself and can fail ("database is locked", or the
+        # old mode returned) while other processes have it open: when several open a new
+        # file at once, most find it switched already, and the rest try again a few times.
+        for pause in (0.1, 0.3, 1.0, None):
+            try:
+                if cur.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                    break
+            except engine.dialect.loaded_dbapi.Error as exc:
+                if pause is None:
+                    # Not fatal: the database works in its journal mode; writers wait longer.
+                    log.warning("could not switch %s to WAL: %s", engine.url.database, exc)
+                    break
+            if pause is not None:
+                time.sleep(pause)
         cur.close()
     finally:
         raw.close()
-
