@@ -52,16 +52,17 @@ def _tags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(tags.items()))
 
 
-def _weights(values: tuple[str, ...], cases: tuple[str, ...]) -> dict[str, str]:
+def _per_case(values: tuple[str, ...], cases: tuple[str, ...], option: str) -> dict[str, str]:
+    """``[CASE=]PATH`` values of a repeatable option, keyed by case name."""
     out: dict[str, str] = {}
     for raw in values:
         case, sep, path = raw.partition("=")
         if not sep:
             if len(cases) != 1:
-                raise FlagbenchError("with several cases, give --weights as CASE=PATH")
+                raise FlagbenchError(f"with several cases, give {option} as CASE=PATH")
             case, path = cases[0], raw
         if case in out:
-            raise FlagbenchError(f"--weights given twice for {case!r}")
+            raise FlagbenchError(f"{option} given twice for {case!r}")
         out[case] = path
     return out
 
@@ -122,6 +123,8 @@ def cli(verbose: int) -> None:
               "(0: stop at the minimums).")
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
+@click.option("--data", multiple=True, metavar="[CASE=]DIR",
+              help="Evaluation data for task accuracy (an ImageFolder directory for resnet50).")
 @click.option("-o", "--case-option", "case_options", multiple=True, metavar="[CASE.]KEY=VALUE",
               help="Set a case's option (`flagbench list cases` shows them).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
@@ -137,7 +140,7 @@ def cli(verbose: int) -> None:
 def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str,
         target_qps: float | None, p99_bound_ms: float | None, find_max_qps: bool, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
-        weights: tuple[str, ...], case_options: tuple[str, ...], tags: tuple[str, ...],
+        weights: tuple[str, ...], data: tuple[str, ...], case_options: tuple[str, ...], tags: tuple[str, ...],
         rounds: int, cpu_tdp: float | None,
         timeout: float, isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too)."""
@@ -157,7 +160,8 @@ def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str
         precisions=_split(precision, "--precision", str),
         measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
                               min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
-        weights=_weights(weights, case_names),
+        weights=_per_case(weights, case_names, "--weights"),
+        data=_per_case(data, case_names, "--data"),
         case_options=_case_options(case_options, case_names),
         tags=_tags(tags),
         rounds=rounds,
