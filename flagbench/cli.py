@@ -291,14 +291,16 @@ def history(db: str | None, limit: int, vendor: str | None, case: str | None) ->
 def show(run_id: int, db: str | None) -> int:
     """Show one run in full: spec, metrics, what ran, environment."""
     from flagbench import console
+    from flagbench.peaks import peak_shares
     from flagbench.store import Store
 
     store = Store.open(db, create=False)
     run_ = store.run(run_id)
     samples = len(store.samples(run_id))
+    peaks = peak_shares(run_, store.runs(vendor=run_.vendor))
     store.close()
     out = console.console()
-    for part in console.run_detail(run_, samples):
+    for part in console.run_detail(run_, samples, peaks):
         out.print(part)
     return 0
 
