@@ -109,7 +109,8 @@ def train() -> dict[str, torch.Tensor]:
             opt = torch.optim.Adam(model.parameters(), lr=RECIPE["lr"])
             model.train()
             for _ in range(RECIPE["epochs"]):
-                for idx in torch.randperm(len(x), generator=order).split(RECIPE["batch_size"]):
+                perm = torch.randperm(len(x), generator=order)
+                for idx in torch.split(perm, RECIPE["batch_size"]):
                     opt.zero_grad()
                     loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
                     loss.backward()  # type: ignore[no-untyped-call]
@@ -163,7 +164,6 @@ class DigitsCase:
     def build_model(self) -> torch.nn.Module:
         """The CNN with its trained weights (training on first use); on the meta device (the
         plan's check of ``--weights``) only the architecture."""
-        import torch
 
         model = _build()
         if next(model.parameters()).is_meta:

@@ -21,7 +21,6 @@ from flagbench.errors import FlagbenchError
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
 
 #: torchvision's IMG_EXTENSIONS, matched case-insensitively.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

@@ -125,4 +125,5 @@ class ResNet50Case:
             return None
         from flagbench.cases.imagefolder import imagenet_evaluation
 
-        return imagenet_evaluation(data, NUM_CLASSES)
+        labelled: LabelledData = imagenet_evaluation(data, NUM_CLASSES)
+        return labelled

@@ -140,7 +140,8 @@ def cli(verbose: int) -> None:
 def run(vendors: str, cases: str, batch_size: str, precision: str, scenario: str,
         target_qps: float | None, p99_bound_ms: float | None, find_max_qps: bool, warmup: float,
         min_time: float, max_time: float, min_iters: int, target_ci: float,
-        weights: tuple[str, ...], data: tuple[str, ...], case_options: tuple[str, ...], tags: tuple[str, ...],
+        weights: tuple[str, ...], data: tuple[str, ...], case_options: tuple[str, ...],
+        tags: tuple[str, ...],
         rounds: int, cpu_tdp: float | None,
         timeout: float, isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too)."""

@@ -94,7 +94,8 @@ def test_runner_stores_accuracy_and_names_the_data() -> None:
 
         def evaluation(self, data: str | None) -> LabelledData:
             gen = torch.Generator().manual_seed(1)
-            return _labelled(torch.randn(7, 4, generator=gen), torch.randint(3, (7,), generator=gen))
+            x, y = torch.randn(7, 4, generator=gen), torch.randint(3, (7,), generator=gen)
+            return _labelled(x, y)
 
     from flagbench.plugins import Plugin
 

@@ -111,7 +111,8 @@ def test_measured_peak_is_the_best_probe_on_the_same_host_vendor_precision() -> 
         _stored(6, "resnet50", {"achieved_flops": 8e10}, {}),  # not a probe
     ]
     model = _stored(7, "resnet50", {"achieved_flops": 3.5e10},
-                    {"peak": {"flops_per_s": 1e11, "source": "estimate: x", "confidence": "estimate"}})
+                    {"peak": {"flops_per_s": 1e11, "source": "estimate: x",
+                              "confidence": "estimate"}})
     from flagbench.environment import host_key
 
     best = measured_peak(runs, host_key(host_facts()), "cpu", "fp32", "flops")

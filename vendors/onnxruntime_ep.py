@@ -168,7 +168,8 @@ class OrtCpuVendor(OrtVendor):
         """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
         from flagbench.vendors.cpu_peak import cpu_peak
 
-        return cpu_peak(precision)
+        peak: Peak | None = cpu_peak(precision)
+        return peak
 
     name = "ort-cpu"
     description = "ONNX Runtime CPUExecutionProvider (fp32; int8 static QDQ U8S8)"
@@ -200,7 +201,8 @@ class OrtCudaVendor(OrtVendor):
             return None
         from flagbench.vendors.cuda_peak import torch_cuda_peak
 
-        return torch_cuda_peak(precision)
+        peak: Peak | None = torch_cuda_peak(precision)
+        return peak
 
     def provider_options(self, precision: str) -> dict[str, Any]:
         """ORT enables TF32 by default on Ampere and newer; fp32 must mean fp32."""

@@ -160,7 +160,8 @@ class CpuVendor(TorchEagerVendor):
         """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
         from flagbench.vendors.cpu_peak import cpu_peak
 
-        return cpu_peak(precision)
+        peak: Peak | None = cpu_peak(precision)
+        return peak
 
     def probe(self) -> Probe:
         """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
@@ -217,7 +218,8 @@ class CudaVendor(TorchEagerVendor):
         """Theoretical peak of device 0 from its SM count, capability and NVML clocks."""
         from flagbench.vendors.cuda_peak import torch_cuda_peak
 
-        return torch_cuda_peak(precision)
+        peak: Peak | None = torch_cuda_peak(precision)
+        return peak
 
     def details(self) -> dict[str, Any]:
         """NVML facts (name, driver, clocks, temperature, power limit) of device 0."""
