@@ -120,6 +120,8 @@ class Peak:
     def __post_init__(self) -> None:
         if not self.source:
             raise ValueError("a peak must say where it comes from")
+        if self.confidence not in ("theoretical", "estimate"):
+            raise ValueError(f"unknown peak confidence {self.confidence!r}")
         for value in (self.flops_per_s, self.bytes_per_s):
             if value is not None and not value > 0:
                 raise ValueError("a peak is above zero")

@@ -66,6 +66,8 @@ def test_peak_must_be_positive_and_sourced() -> None:
         Peak(0.0, None, "x")
     with pytest.raises(ValueError):
         Peak(1.0, None, "")
+    with pytest.raises(ValueError):
+        Peak(1.0, None, "x", confidence="guess")
 
 
 def test_run_metrics_carry_mfu_and_bandwidth_share() -> None:
