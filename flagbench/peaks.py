@@ -81,8 +81,7 @@ def peak_shares(run: StoredRun, store_runs: Sequence[StoredRun]) -> list[PeakSha
         peak = declared.get(_DECLARED[kind])
         if peak:
             out.append(PeakShare(kind, achieved, float(peak), "declared",
-                                 f"{run.vendor} ({declared.get('confidence', '?')}): "
-                                 f"{declared.get('source', '?')}"))
+                                 f"declared by {run.vendor}: {declared.get('source', '?')}"))
         best = measured_peak(store_runs, host, run.vendor, run.precision, kind, exclude=run.id)
         if best is not None:
             value = best.metric(metric)

@@ -130,6 +130,7 @@ def test_without_data_resnet50_has_no_accuracy() -> None:
 def test_missing_pillow_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
+    data = _folder(tmp_path)
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(FlagbenchError, match=r"needs Pillow.*flagbench\[vision\]"):
-        ResNet50Case().check_data(str(_folder(tmp_path)))
+        ResNet50Case().check_data(str(data))
