@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import OnnxExport
+from flagbench.contracts import LabelledData, OnnxExport
 
 if TYPE_CHECKING:
     import torch
@@ -111,3 +111,19 @@ class ResNet50Case:
 
         gen = torch.Generator().manual_seed(seed)
         return (torch.randn(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE, generator=gen),)
+
+    def check_data(self, path: str) -> None:
+        """``--data`` must be an ImageFolder of images with at most 1,000 classes."""
+        from flagbench.cases.imagefolder import check_imagenet_folder
+
+        check_imagenet_folder(path, NUM_CLASSES)
+
+    def evaluation(self, data: str | None) -> LabelledData | None:
+        """With ``--data``: the ImageFolder there, ImageNet-preprocessed, for top-1 and top-5
+        accuracy. Without it there is nothing to evaluate (no dataset can be downloaded)."""
+        if data is None:
+            return None
+        from flagbench.cases.imagefolder import imagenet_evaluation
+
+        labelled: LabelledData = imagenet_evaluation(data, NUM_CLASSES)
+        return labelled

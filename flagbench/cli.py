@@ -59,16 +59,17 @@ def _tags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(tags.items()))
 
 
-def _weights(values: tuple[str, ...], cases: tuple[str, ...]) -> dict[str, str]:
+def _per_case(values: tuple[str, ...], cases: tuple[str, ...], option: str) -> dict[str, str]:
+    """``[CASE=]PATH`` values of a repeatable option, keyed by case name."""
     out: dict[str, str] = {}
     for raw in values:
         case, sep, path = raw.partition("=")
         if not sep:
             if len(cases) != 1:
-                raise FlagbenchError("with several cases, give --weights as CASE=PATH")
+                raise FlagbenchError(f"with several cases, give {option} as CASE=PATH")
             case, path = cases[0], raw
         if case in out:
-            raise FlagbenchError(f"--weights given twice for {case!r}")
+            raise FlagbenchError(f"{option} given twice for {case!r}")
         out[case] = path
     return out
 
@@ -136,6 +137,8 @@ _WITH_CONFIG = {"config", "db", "tags"}
               "(0: stop at the minimums).")
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
               help="Local checkpoint (loaded with weights_only=True).")
+@click.option("--data", multiple=True, metavar="[CASE=]DIR",
+              help="Evaluation data for task accuracy (an ImageFolder directory for resnet50).")
 @click.option("-o", "--case-option", "case_options", multiple=True, metavar="[CASE.]KEY=VALUE",
               help="Set a case's option (`flagbench list cases` shows them).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
@@ -151,7 +154,8 @@ _WITH_CONFIG = {"config", "db", "tags"}
 def run(config: str | None, vendors: str | None, cases: str | None, batch_size: str,
         precision: str, scenario: str, target_qps: float | None, p99_bound_ms: float | None,
         find_max_qps: bool, warmup: float, min_time: float, max_time: float, min_iters: int,
-        target_ci: float, weights: tuple[str, ...], case_options: tuple[str, ...],
+        target_ci: float, weights: tuple[str, ...], data: tuple[str, ...],
+        case_options: tuple[str, ...],
         tags: tuple[str, ...], rounds: int, cpu_tdp: float | None, timeout: float,
         isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too).
@@ -197,7 +201,8 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
             precisions=_split(precision, "--precision", str),
             measure=MeasureConfig(warmup_s=warmup, min_time_s=min_time, max_time_s=max_time,
                                   min_iters=min_iters, target_ci=target_ci, cpu_tdp_w=cpu_tdp),
-            weights=_weights(weights, case_names),
+            weights=_per_case(weights, case_names, "--weights"),
+            data=_per_case(data, case_names, "--data"),
             case_options=_case_options(case_options, case_names),
             tags=_tags(tags),
             rounds=rounds,
@@ -434,14 +439,16 @@ def history(db: str | None, limit: int, vendor: str | None, case: str | None) ->
 def show(run_id: int, db: str | None) -> int:
     """Show one run in full: spec, metrics, what ran, environment."""
     from flagbench import console
+    from flagbench.peaks import peak_shares
     from flagbench.store import Store
 
     store = Store.open(db, create=False)
     run_ = store.run(run_id)
     samples = len(store.samples(run_id))
+    peaks = peak_shares(run_, store.runs(vendor=run_.vendor))
     store.close()
     out = console.console()
-    for part in console.run_detail(run_, samples):
+    for part in console.run_detail(run_, samples, peaks):
         out.print(part)
     return 0
 

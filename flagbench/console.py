@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from flagbench.compare import PairedCell
+    from flagbench.peaks import PeakShare
     from flagbench.plugins import Plugin
     from flagbench.regressions import StepChange
     from flagbench.rounds import CombinedCell
@@ -50,6 +51,25 @@ def _fidelity(run: StoredRun) -> str:
     return ", ".join(parts) or "—"
 
 
+def _accuracy(run: StoredRun) -> str:
+    top1, top5 = run.metric("accuracy_top1"), run.metric("accuracy_top5")
+    parts = [f"top-{k} {v * 100:.1f}%" for k, v in ((1, top1), (5, top5)) if v is not None]
+    return ", ".join(parts) or "—"
+
+
+def _achieved(run: StoredRun) -> str:
+    from flagbench.peaks import format_rate
+
+    parts = []
+    for kind, metric, share in (("flops", "achieved_flops", "mfu"),
+                                ("bytes", "achieved_bytes_per_s", "bandwidth_utilisation")):
+        value, ratio = run.metric(metric), run.metric(share)
+        if value:
+            parts.append(format_rate(value, kind)
+                         + (f" ({ratio * 100:.1f}% peak)" if ratio is not None else ""))
+    return ", ".join(parts) or "—"
+
+
 def _scenario(run: StoredRun) -> str:
     qps = run.metric("server_target_qps")
     return f"server@{qps:g}/s" if qps else run.scenario
@@ -72,7 +92,7 @@ def runs_table(runs: Sequence[StoredRun], title: str,
         ("bs", "right"), ("prec", "left"), ("status", "left"), ("p50 ms", "right"),
         ("CI p50", "right"),
         ("p90 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"),
-        ("fidelity", "left"), ("reason", "left"),
+        ("fidelity", "left"), ("accuracy", "left"), ("achieved", "left"), ("reason", "left"),
     ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in runs:
@@ -82,7 +102,7 @@ def runs_table(runs: Sequence[StoredRun], title: str,
             r.precision,
             _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
-            "—" if tput is None else f"{tput:.1f}", _fidelity(r),
+            "—" if tput is None else f"{tput:.1f}", _fidelity(r), _accuracy(r), _achieved(r),
             escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings)
             + (" [bold magenta]◆ step change from here[/]" if r.id in step_runs else ""),
         )
@@ -205,7 +225,23 @@ def probes_table(probes: dict[str, dict[str, Any]], title: str) -> Table:
     return table
 
 
-def run_detail(run: StoredRun, samples: int) -> list[Any]:
+def peaks_table(shares: Sequence[PeakShare]) -> Table:
+    """Achieved FLOP/s and B/s against every known peak, with the peak's source."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from flagbench.peaks import format_rate
+
+    table = Table(title="% of peak", title_justify="left")
+    for col in ("achieved", "peak", "share", "peak source"):
+        table.add_column(col)
+    for s in shares:
+        table.add_row(format_rate(s.achieved, s.kind), format_rate(s.peak, s.kind),
+                      f"{s.share * 100:.1f}%", escape(s.source))
+    return table
+
+
+def run_detail(run: StoredRun, samples: int, peaks: Sequence[PeakShare] = ()) -> list[Any]:
     """Renderables for ``flagbench show``."""
     from rich.markup import escape
     from rich.table import Table
@@ -234,7 +270,10 @@ def run_detail(run: StoredRun, samples: int) -> list[Any]:
         metrics.add_row(name, "NaN" if value is None else f"{value:.6g}", run.units.get(name, ""))
     facts = {"spec": run.spec, "actual": run.actual, "environment": run.environment,
              "host": run.host_facts}
-    return [head, metrics, escape(json.dumps(facts, indent=2, default=str))]
+    shown: list[Any] = [head, metrics]
+    if peaks:
+        shown.append(peaks_table(peaks))
+    return [*shown, escape(json.dumps(facts, indent=2, default=str))]
 
 
 @contextmanager

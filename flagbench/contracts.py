@@ -8,7 +8,7 @@ Nothing here imports torch, so listing plugins stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -98,6 +98,33 @@ class Vendor(Protocol):
 
     # Optional: ``meters(workload) -> list[flagbench.energy.EnergyMeter]``, best first; the
     # first that reads becomes the run's energy figure. Without meters energy is unavailable.
+    # Optional: ``peak(precision: str) -> Peak | None``, the device's peak FLOP/s and memory
+    # bandwidth at that precision with where the numbers come from; runs then store % of peak
+    # (MFU). None, or no method, where the vendor cannot justify a number.
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A device's peak arithmetic rate and memory bandwidth, and where they come from.
+
+    Only what the vendor can justify: a figure it cannot derive is None, and ``source`` says
+    how the others were obtained (device properties and the table used, or an estimate).
+    """
+
+    flops_per_s: float | None
+    bytes_per_s: float | None
+    source: str
+    confidence: str = "theoretical"
+    """``theoretical`` (from the device's properties) or ``estimate`` (assumptions made)."""
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ValueError("a peak must say where it comes from")
+        if self.confidence not in ("theoretical", "estimate"):
+            raise ValueError(f"unknown peak confidence {self.confidence!r}")
+        for value in (self.flops_per_s, self.bytes_per_s):
+            if value is not None and not value > 0:
+                raise ValueError("a peak is above zero")
 
 
 OptionValue = int | float | str | bool
@@ -156,6 +183,34 @@ class OnnxExport:
     opset: int = 18
 
 
+Batch = tuple[tuple["torch.Tensor", ...], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """A labelled evaluation set, for task accuracy (top-1, top-5) on every vendor.
+
+    ``batches(batch_size)`` yields ``(inputs, labels)``: inputs shaped and typed as
+    ``make_inputs`` makes them, labels a CPU int64 tensor of class indices into the model's
+    last output axis; the last batch may be short. ``name`` and ``source`` are recorded with
+    every run, so a figure always names the data it came from.
+    """
+
+    name: str
+    source: str
+    samples: int
+    batches: Callable[[int], Iterable[Batch]]
+    top_k: tuple[int, ...] = (1,)
+    """Which top-k accuracies mean something here: (1,) for 10 classes, (1, 5) for ImageNet."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError("an evaluation set needs at least one sample")
+        if not self.top_k or min(self.top_k) < 1:
+            raise ValueError("top-k values are 1 or more")
+
+
 @runtime_checkable
 class Case(Protocol):
     """A standard workload: a torch model and deterministic inputs."""
@@ -177,6 +232,18 @@ class Case(Protocol):
     # matrix size …) and ``with_options(values: Mapping[str, OptionValue]) -> Case`` returns
     # the case configured with every declared option's value; the runner calls it before
     # anything else, so vendors only ever see a configured case.
+    # Optional: ``evaluation(data: str | None) -> LabelledData | None``, the labelled set for
+    # task accuracy; ``data`` is the user's ``--data`` directory (None without it). None when
+    # there is nothing to evaluate (no data given, or the case has none of its own).
+    # Optional: ``check_data(path: str) -> None`` checks a ``--data`` directory before any run
+    # (FlagbenchError with one line); a case without it accepts no ``--data``.
+    # Optional: ``weights_note: str`` says where the weights come from without ``--weights``
+    # (default "random, seeded"), for the run's record.
+    # Optional: ``bytes_moved(precision: str) -> float | None``, bytes read plus written per
+    # sample at that precision, for memory-bound cases: runs then store achieved B/s.
+    # Optional: ``peak_probe: str``, ``"flops"`` or ``"bytes"``: the case measures how fast
+    # the device can compute or move data (a micro case); its best run on a host × vendor ×
+    # precision is flagbench's measured peak there.
 
 
 VENDOR_MEMBERS: tuple[str, ...] = ("name", "description", "probe", "prepare")

@@ -32,6 +32,8 @@ class Request:
     find_max_qps: bool = False
     case_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
     """Raw ``KEY=VALUE`` case options per case name, parsed against what each case declares."""
+    data: Mapping[str, str] = field(default_factory=dict)
+    """Evaluation data directory per case name (``--data``), checked by the case."""
 
 
 def resolve_options(case: Case, given: Mapping[str, str | OptionValue]
@@ -58,6 +60,14 @@ def configured(case: Case, options: tuple[tuple[str, OptionValue], ...]) -> Case
         raise FlagbenchError(f"case {case.name!r} declares options but has no with_options")
     result: Case = configure(dict(options))
     return result
+
+
+def check_data(case: Case, path: str) -> None:
+    """Refuse a ``--data`` directory the case cannot evaluate on, before anything runs."""
+    check = getattr(case, "check_data", None)
+    if not callable(check):
+        raise FlagbenchError(f"case {case.name!r} takes no --data")
+    check(path)
 
 
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
@@ -112,6 +122,10 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
         if case_name not in cases:
             raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")
         check_weights(configured(cases[case_name], options[case_name]).build_model, path)
+    for case_name, path in request.data.items():
+        if case_name not in cases:
+            raise FlagbenchError(f"--data names case {case_name!r}, which is not being run")
+        check_data(configured(cases[case_name], options[case_name]), path)
     matrix = [
         (vendor, case, bs, precision, scenario)
         for case in request.cases
@@ -131,7 +145,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                     target_qps=request.target_qps if scenario == "server" else None,
                     p99_bound_s=request.p99_bound_s if scenario == "server" else None,
                     find_max_qps=request.find_max_qps and scenario == "server",
-                    options=options[case])
+                    options=options[case], data=request.data.get(case))
             for vendor, case, bs, precision, scenario in order
         ]
     return specs

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flagbench.contracts import ActualRun
+from flagbench.contracts import ActualRun, Peak
 from flagbench.energy import EnergyReading
 from flagbench.fidelity import Fidelity
 from flagbench.spec import RunSpec
@@ -83,6 +83,10 @@ class RunResult:
     environment: Mapping[str, Any] = field(default_factory=dict)
     case_metrics: tuple[Metric, ...] = ()
     """Figures particular to the case (task accuracy, tokens/s, bytes moved …), stored as is."""
+    bytes_per_sample: float | None = None
+    """Bytes read plus written per sample, where the case declares them (memory-bound cases)."""
+    peak: Peak | None = None
+    """The device's peak as the vendor declares it: gives % of peak (MFU) per run."""
 
     def __post_init__(self) -> None:
         if self.finished_at < self.started_at:
@@ -112,6 +116,24 @@ class RunResult:
             return self.spec.batch_size * m.achieved_qps
         return self.spec.batch_size * m.stats.n / sum(m.samples)
 
+    def _rate_metrics(self, tput: float) -> list[Metric]:
+        """Achieved FLOP/s and B/s, and their share of the vendor's declared peak."""
+        out: list[Metric] = []
+        peak = self.peak
+        if self.flops_per_sample:
+            achieved = self.flops_per_sample * tput
+            out.append(Metric("achieved_flops", achieved, "FLOP/s"))
+            if peak is not None and peak.flops_per_s:
+                out += [Metric("peak_flops", peak.flops_per_s, "FLOP/s"),
+                        Metric("mfu", achieved / peak.flops_per_s, "ratio")]
+        if self.bytes_per_sample:
+            achieved = self.bytes_per_sample * tput
+            out.append(Metric("achieved_bytes_per_s", achieved, "B/s"))
+            if peak is not None and peak.bytes_per_s:
+                out += [Metric("peak_bytes_per_s", peak.bytes_per_s, "B/s"),
+                        Metric("bandwidth_utilisation", achieved / peak.bytes_per_s, "ratio")]
+        return out
+
     def metrics(self) -> list[Metric]:
         """Every figure of this run as named metrics, the shape the store keeps."""
         out: list[Metric] = []
@@ -137,8 +159,7 @@ class RunResult:
             tput = self.throughput
             assert tput is not None
             out.append(Metric("throughput_sps", tput, "samples/s"))
-            if self.flops_per_sample:
-                out.append(Metric("achieved_flops", self.flops_per_sample * tput, "FLOP/s"))
+            out += self._rate_metrics(tput)
             if m.host_rss_bytes is not None:
                 out.append(Metric("host_rss_bytes", float(m.host_rss_bytes), "B"))
             if m.host_rss_peak_bytes is not None:
@@ -174,6 +195,8 @@ class RunResult:
                     out.append(Metric("samples_per_j", processed / e.joules, "samples/J"))
         if self.flops_per_sample:
             out.append(Metric("flops_per_sample", self.flops_per_sample, "FLOP"))
+        if self.bytes_per_sample:
+            out.append(Metric("bytes_per_sample", self.bytes_per_sample, "B"))
         f = self.fidelity
         if f is not None:
             out += [

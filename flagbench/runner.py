@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import Case, Probe, Session, Workload
+from flagbench.contracts import Case, LabelledData, Peak, Probe, Session, Vendor, Workload
 from flagbench.energy import EnergyMeter
 from flagbench.environment import host_facts
 from flagbench.errors import FlagbenchError
@@ -18,7 +18,7 @@ from flagbench.fidelity import Fidelity, compare_outputs
 from flagbench.measure import LoopProgress, measure_latency
 from flagbench.plan import configured
 from flagbench.plugins import Registry
-from flagbench.result import Measurement, RunResult, Status
+from flagbench.result import Measurement, Metric, RunResult, Status
 from flagbench.spec import RunSpec
 from flagbench.weights import apply_state_dict, file_digest, load_state_dict
 
@@ -112,6 +112,46 @@ def _call(obj: object, method: str) -> Any:
     """Call an optional contract method, or None where the plugin does not have it."""
     fn = getattr(obj, method, None)
     return fn() if callable(fn) else None
+
+
+def _evaluation(case: Case, spec: RunSpec, environment: dict[str, Any]) -> LabelledData | None:
+    """The case's labelled evaluation set for this run, recorded in the environment."""
+    evaluation = getattr(case, "evaluation", None)
+    data: LabelledData | None = evaluation(spec.data) if callable(evaluation) else None
+    if data is not None:
+        environment["accuracy"] = {"dataset": data.name, "source": data.source,
+                                   "samples": data.samples, **data.details}
+    return data
+
+
+def _task_accuracy(session: Session, data: LabelledData | None, spec: RunSpec,
+                   phase: Phase) -> tuple[Metric, ...]:
+    """Top-k accuracy of the session over the evaluation set, as case metrics."""
+    if data is None:
+        return ()
+    from flagbench.accuracy import evaluate
+
+    def progress(done: int, total: int) -> None:
+        phase("accuracy", f"task accuracy, {done}/{total} samples")
+
+    phase("accuracy", f"task accuracy on {data.name}")
+    return evaluate(session, data, spec.batch_size, progress).metrics()
+
+
+def _work(vendor: Vendor, case: Case, spec: RunSpec, environment: dict[str, Any]
+          ) -> tuple[float | None, Peak | None]:
+    """Bytes moved per sample (where the case says) and the vendor's declared peak."""
+    bytes_moved = getattr(case, "bytes_moved", None)
+    moved: float | None = bytes_moved(spec.precision) if callable(bytes_moved) else None
+    peak_of = getattr(vendor, "peak", None)
+    peak: Peak | None = peak_of(spec.precision) if callable(peak_of) else None
+    if peak is not None:
+        environment["peak"] = {"flops_per_s": peak.flops_per_s, "bytes_per_s": peak.bytes_per_s,
+                               "source": peak.source, "confidence": peak.confidence}
+    probe = getattr(case, "peak_probe", None)
+    if probe:
+        environment["peak_probe"] = probe
+    return moved, peak
 
 
 def _in_child() -> bool:
@@ -222,8 +262,10 @@ class Runner:
             apply_state_dict(model, load_state_dict(spec.weights), spec.weights)
             environment["weights"] = {"path": spec.weights, "sha256": file_digest(spec.weights)}
         else:
-            environment["weights"] = {"path": None, "note": "random, seeded"}
+            environment["weights"] = {"path": None,
+                                      "note": getattr(case, "weights_note", "random, seeded")}
         build_s = clock() - t0
+        evaluation = _evaluation(case, spec, environment)
 
         phase("reference", "float32 CPU reference")
         batches = math.ceil(FIDELITY_MIN_SAMPLES / spec.batch_size)
@@ -252,8 +294,10 @@ class Runner:
             )
             phase("fidelity", "checking outputs against the reference")
             fidelity = _fidelity(session, case, fid_inputs, reference)
+            accuracy = _task_accuracy(session, evaluation, spec, phase)
         finally:
             session.close()
+        bytes_per_sample, peak = _work(vendor, case, spec, environment)
         environment["clock"] = measurement.clock
         environment["isolation"] = "child process" if _in_child() else "in process"
         e = measurement.energy
@@ -265,4 +309,5 @@ class Runner:
             spec, Status.OK, started, _now(),
             measurement=measurement, fidelity=fidelity, actual=session.actual,
             setup_s=setup_s, flops_per_sample=flops or None, environment=environment,
+            case_metrics=accuracy, bytes_per_sample=bytes_per_sample, peak=peak,
         )

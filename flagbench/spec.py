@@ -84,6 +84,8 @@ class RunSpec:
     """Server scenario: search the highest rate, from ``target_qps`` up, that meets the bound."""
     options: tuple[tuple[str, int | float | str | bool], ...] = ()
     """The case's options, every declared one with its value (defaults included), sorted."""
+    data: str | None = None
+    """The user's evaluation data directory (``--data``) for the case's task accuracy."""
 
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:

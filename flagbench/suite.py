@@ -105,7 +105,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
                 "timeout": _number, "isolate": _boolean},
     "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean},
 }
-_FREE_TABLES = ("tags", "weights", "case-options")  # keys of the user's choosing
+_FREE_TABLES = ("tags", "weights", "data", "case-options")  # keys of the user's choosing
 
 
 def _checked(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -150,8 +150,9 @@ def load_suite(path: str | Path) -> Suite:
     try:
         cfg = _checked(raw)
         matrix, measure, server = (cfg.get(t, {}) for t in ("matrix", "measure", "server"))
-        weights = {case: str((p.parent / w).expanduser()) if not Path(w).is_absolute() else w
-                   for case, w in cfg.get("weights", {}).items()}
+        weights, data = ({case: str((p.parent / w).expanduser()) if not Path(w).is_absolute()
+                          else w for case, w in cfg.get(table, {}).items()}
+                         for table in ("weights", "data"))
         p99 = server.get("p99-bound-ms")
         request = Request(
             vendors=matrix["vendors"], cases=matrix["cases"],
@@ -164,7 +165,7 @@ def load_suite(path: str | Path) -> Suite:
                 max_time_s=measure.get("max-time", 15.0),
                 min_iters=measure.get("min-iters", 10),
                 target_ci=measure.get("target-ci", 0.01), cpu_tdp_w=measure.get("cpu-tdp")),
-            weights=weights, tags=tuple(sorted(cfg.get("tags", {}).items())),
+            weights=weights, data=data, tags=tuple(sorted(cfg.get("tags", {}).items())),
             case_options=cfg.get("case-options", {}),
             target_qps=server.get("target-qps"),
             p99_bound_s=None if p99 is None else p99 / 1e3,

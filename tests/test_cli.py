@@ -128,6 +128,11 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
     bad_ckpt.write_bytes(b"garbage")
     wrong_ckpt = tmp / "wrong.pt"
     torch.save({"fc.weight": torch.zeros(3, 3)}, wrong_ckpt)
+    flat = tmp / "flat"
+    flat.mkdir()
+    (flat / "img.png").write_bytes(b"")
+    empty_class = tmp / "empty-class"
+    (empty_class / "cat").mkdir(parents=True)
     run = ["run", "--db", str(db)]
     suite = tmp / "suite.toml"
     suite.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["tiny-mlp"]\n[tags]\nsuite = "s"\n')
@@ -168,6 +173,16 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
         ([*run, "--vendor", "cpu", "--case", "tiny-mlp", "-o", "bert.seq_len=8"], "names case 'bert', which is not being run"),
         ([*run, "--vendor", "cpu", "--case", "resnet50", "-o", "size=8"], "has no option 'size' (its options: none)"),
         ([*run, "--vendor", "cpu", "--case", "tiny-mlp", "-o", "hidden=8", "-o", "hidden=9"], "given twice"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--data", str(tmp / "nope")], "no such directory"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--data", str(text)], "no such directory"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--data", str(flat)], "expected one sub-folder per class"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--data", str(empty_class)], "class folder 'cat' holds no images"),
+        ([*run, "--vendor", "cpu", "--case", "digits", "--data", str(flat)], "case 'digits' takes no --data"),
+        ([*run, "--vendor", "cpu", "--case", "tiny-mlp", "--data", f"resnet50={flat}"], "--data names case 'resnet50', which is not being run"),
+        ([*run, "--vendor", "cpu", "--case", "tiny-mlp,resnet50", "--data", str(flat)], "give --data as CASE=PATH"),
+        ([*run, "--vendor", "cpu", "--case", "resnet50", "--data", str(flat), "--data", str(flat)], "--data given twice"),
+        ([*run, "--vendor", "cpu", "--case", "gemm", "-o", "size=0"], "must be ≥ 1"),
+        ([*run, "--vendor", "cpu", "--case", "membw", "-o", "size_mb=big"], "expected int"),
         ([*run, "--vendor", "cpu"], "Missing option '--case'"),
         ([*run, "--vendor", "cpu", "--case", "resnet50", "--bogus"], "No such option"),
         (["run", "--vendor", "cpu", "--case", "resnet50", "--db", str(tmp / "no" / "x.db")],

@@ -28,10 +28,11 @@ def test_defaults_and_relative_weights(tmp_path: Path) -> None:
     (tmp_path / "w.pt").write_bytes(b"")
     path = tmp_path / "s.toml"
     path.write_text('[matrix]\nvendors = ["cpu"]\ncases = ["resnet50"]\n'
-                    '[weights]\nresnet50 = "w.pt"\n[server]\np99-bound-ms = 20\n')
+                    '[weights]\nresnet50 = "w.pt"\n[data]\nresnet50 = "val"\n[server]\np99-bound-ms = 20\n')
     suite = load_suite(path)
     assert suite.request.batch_sizes == (1,) and suite.request.precisions == ("fp32",)
     assert suite.request.weights == {"resnet50": str(tmp_path / "w.pt")}
+    assert suite.request.data == {"resnet50": str(tmp_path / "val")}
     assert suite.request.p99_bound_s == pytest.approx(0.02)
     assert suite.timeout_s == 600 and suite.isolate
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "FLAGBENCH_CACHE"
 #: Calibration for static int8: this many samples of the case's own inputs, apart from the
 #: timing and fidelity seeds.
 CALIBRATION_SAMPLES = 32
@@ -49,14 +48,10 @@ class OnnxModel:
 
 
 def cache_dir() -> Path:
-    """``$FLAGBENCH_CACHE/onnx`` or the platform's per-user cache directory."""
-    from platformdirs import user_cache_path
+    """``$FLAGBENCH_CACHE/onnx`` or ``onnx`` under the platform's per-user cache directory."""
+    from flagbench.cache import cache_dir as flagbench_cache_dir
 
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root) if root else user_cache_path("flagbench", appauthor=False)
-    path = base / "onnx"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return flagbench_cache_dir("onnx")
 
 
 def weights_digest(model: torch.nn.Module) -> str:

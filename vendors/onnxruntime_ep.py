@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Probe, Workload
+from flagbench.contracts import ActualRun, Peak, Probe, Workload
 from flagbench.energy import EnergyMeter
 from flagbench.errors import FlagbenchError
 
@@ -164,6 +164,13 @@ class OrtCpuVendor(OrtVendor):
         meters: list[EnergyMeter] = meters_for(workload)
         return meters
 
+    def peak(self, precision: str) -> Peak | None:
+        """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
+        from flagbench.vendors.cpu_peak import cpu_peak
+
+        peak: Peak | None = cpu_peak(precision)
+        return peak
+
     name = "ort-cpu"
     description = "ONNX Runtime CPUExecutionProvider (fp32; int8 static QDQ U8S8)"
     precisions = ("fp32", "int8")
@@ -182,6 +189,20 @@ class OrtCudaVendor(OrtVendor):
     bind_device = "cuda"
     precisions = ("fp32", "tf32", "fp16")
     unsupported = {"int8": "QDQ int8 is not accelerated by the CUDA provider (use TensorRT)"}
+
+    def peak(self, precision: str) -> Peak | None:
+        """Theoretical peak of the GPU, where torch can describe it (see ``cuda_peak``)."""
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                return None
+        except ImportError:
+            return None
+        from flagbench.vendors.cuda_peak import torch_cuda_peak
+
+        peak: Peak | None = torch_cuda_peak(precision)
+        return peak
 
     def provider_options(self, precision: str) -> dict[str, Any]:
         """ORT enables TF32 by default on Ampere and newer; fp32 must mean fp32."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Probe, Workload
+from flagbench.contracts import ActualRun, Peak, Probe, Workload
 from flagbench.energy import EnergyMeter
 
 if TYPE_CHECKING:
@@ -156,6 +156,13 @@ class CpuVendor(TorchEagerVendor):
         meters: list[EnergyMeter] = meters_for(workload)
         return meters
 
+    def peak(self, precision: str) -> Peak | None:
+        """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
+        from flagbench.vendors.cpu_peak import cpu_peak
+
+        peak: Peak | None = cpu_peak(precision)
+        return peak
+
     def probe(self) -> Probe:
         """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
         base = super().probe()
@@ -206,6 +213,13 @@ class CudaVendor(TorchEagerVendor):
             unsupported["bf16"] = f"{torch.cuda.get_device_name(0)} has no bf16 support"
         return Probe(True, devices=(torch.cuda.get_device_name(0),), versions=versions,
                      precisions=tuple(precisions), unsupported=unsupported)
+
+    def peak(self, precision: str) -> Peak | None:
+        """Theoretical peak of device 0 from its SM count, capability and NVML clocks."""
+        from flagbench.vendors.cuda_peak import torch_cuda_peak
+
+        peak: Peak | None = torch_cuda_peak(precision)
+        return peak
 
     def details(self) -> dict[str, Any]:
         """NVML facts (name, driver, clocks, temperature, power limit) of device 0."""
