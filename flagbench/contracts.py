@@ -64,7 +64,10 @@ class Session(Protocol):
     actual: ActualRun
 
     def load(self, inputs: Sequence[torch.Tensor]) -> Any:
-        """Move and convert CPU float32 inputs to what ``run`` takes, outside the timed loop."""
+        """Move the case's CPU inputs to what ``run`` takes, outside the timed loop.
+
+        Floating-point inputs follow the run's precision; integer inputs (token ids, masks,
+        positions) keep their dtype, since converting them would change what they mean."""
 
     def run(self, loaded: Any) -> Any:
         """Run one batch; may return before the device finishes (``synchronize`` waits)."""
@@ -168,7 +171,8 @@ class Case(Protocol):
         """Build the model in float32 on the CPU with deterministic random weights."""
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
-        """Make the same CPU float32 inputs for the same batch size and seed, every time."""
+        """Make the same CPU inputs for the same batch size and seed, every time: float32
+        tensors for activations, int64 for token ids, masks and positions."""
 
     # Optional: ``onnx_export: OnnxExport`` names the tensors of an ONNX export; vendors that
     # export use generic names (input_0, output_0, ...) without it.

@@ -30,8 +30,10 @@ class TorchSession:
         self.actual = actual
 
     def load(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Move inputs to the device and dtype once, outside the timed loop."""
-        return tuple(t.to(self._device, self._dtype) for t in inputs)
+        """Move inputs to the device once, outside the timed loop; floating-point inputs take
+        the run's dtype, integer ones (token ids, masks) keep theirs."""
+        return tuple(t.to(self._device, self._dtype) if t.is_floating_point() else
+                     t.to(self._device) for t in inputs)
 
     def run(self, loaded: tuple[torch.Tensor, ...]) -> Any:
         """Run one batch without autograd bookkeeping."""
