@@ -52,6 +52,19 @@ class TorchSession:
         items = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
         return [t.detach().to("cpu", torch.float32).numpy() for t in items]
 
+    def first_to_numpy(self, outputs: Any) -> np.ndarray:
+        """The first output (a generation's logits) as a float32 host array; the rest stay."""
+        import torch
+
+        first = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+        array: np.ndarray = first.detach().to("cpu", torch.float32).numpy()
+        return array
+
+    def carry(self, outputs: Any, fresh: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The next step's inputs: ``fresh`` loaded, then ``outputs[1:]`` as they are (the KV
+        cache never leaves the device)."""
+        return (*self.load(fresh), *outputs[1:])
+
     def close(self) -> None:
         """Drop the model so its memory can be freed."""
         del self._model

@@ -1,0 +1,296 @@
+"""Greedy generation over two vendor sessions (prefill and decode step), timed per token.
+
+A case with ``generation(model)`` (see ``contracts.Generation``) is measured through
+``GenerationSession``, which has the shape of an ordinary Session whose one ``run`` is one
+whole request. The timed loop, stopping rule, scenarios and energy meters therefore work
+unchanged, and its samples are request latencies; the session also keeps, per request, the
+time to first token and each later token's time, from which TTFT, TPOT and tokens/s come.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flagbench.contracts import ActualRun, Case, Generation, Session, Vendor, Workload
+from flagbench.errors import FlagbenchError
+from flagbench.fidelity import Fidelity, compare_outputs
+from flagbench.result import Metric, RunResult
+from flagbench.spec import RunSpec
+from flagbench.stats import percentile
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+def generation_of(case: Case, model: torch.nn.Module) -> Generation | None:
+    """The case's generation stages over ``model``, or None for a single-forward case."""
+    make = getattr(case, "generation", None)
+    if not callable(make):
+        return None
+    generation = make(model)
+    if not isinstance(generation, Generation):
+        raise FlagbenchError(f"case {case.name!r}: generation() must return a Generation")
+    return generation
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One request: seconds to its first token, and to each later token from the one before."""
+
+    ttft_s: float
+    inter_token_s: tuple[float, ...]
+
+    @property
+    def tpot_s(self) -> float | None:
+        """Time per output token after the first (vLLM's TPOT); None for one-token requests."""
+        return statistics.fmean(self.inter_token_s) if self.inter_token_s else None
+
+
+@dataclass(frozen=True)
+class GenerationOutput:
+    """What one request produced: the first token's logits and every generated token."""
+
+    first_logits: np.ndarray  # [B, V] float32
+    tokens: np.ndarray  # [B, new_tokens] int64
+
+
+class GenerationSession:
+    """Prefill then ``new_tokens - 1`` decode steps, argmax on the host after each.
+
+    Each token's time runs from the previous token being known on the host to this one being
+    known: the step's inputs, its run and synchronisation, the logits' copy and the argmax.
+    The decoding state moves from one run to the next with the step session's optional
+    ``first_to_numpy`` and ``carry`` (it stays on the device), else through ``to_numpy`` and
+    ``load`` (free on the CPU, where both are views).
+    """
+
+    def __init__(self, prefill: Session, step: Session, new_tokens: int) -> None:
+        self.prefill = prefill
+        self.step = step
+        self.new_tokens = new_tokens
+        self.timings: list[RequestTiming] = []
+        self._prompt_len = 0
+        self._chained = all(callable(getattr(step, m, None))
+                            for m in ("first_to_numpy", "carry"))
+        p, s = prefill.actual, step.actual
+        self.actual = ActualRun(
+            device=p.device, precision=p.precision, threads=p.threads,
+            details={"prefill": dict(p.details), "step": dict(s.details),
+                     "decoding": "greedy, argmax on the host",
+                     "state_transfer": "carry (left on the device)" if self._chained
+                     else "to_numpy + load"},
+        )
+
+    @property
+    def prompt_len(self) -> int:
+        """Tokens in the prompt last loaded."""
+        return self._prompt_len
+
+    def load(self, inputs: Sequence[torch.Tensor]) -> Any:
+        """The prompt (int64 [B, P]), loaded by the prefill session."""
+        self._prompt_len = int(inputs[0].shape[1])
+        return self.prefill.load(inputs)
+
+    def _next(self, session: Session, outputs: Any,
+              position: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        """This run's logits and argmax token on the host, and the next step's inputs."""
+        import torch
+
+        if self._chained:
+            logits: np.ndarray = session.first_to_numpy(outputs)  # type: ignore[attr-defined]
+            state = None
+        else:
+            arrays = session.to_numpy(outputs)
+            logits, state = arrays[0], [torch.from_numpy(a) for a in arrays[1:]]
+        token = logits.argmax(axis=-1).reshape(-1, 1)
+        fresh = [torch.from_numpy(token), torch.tensor([position], dtype=torch.int64)]
+        if state is None:
+            loaded = self.step.carry(outputs, fresh)  # type: ignore[attr-defined]
+        else:
+            loaded = self.step.load([*fresh, *state])
+        return logits, token, loaded
+
+    def run(self, loaded: Any) -> GenerationOutput:
+        """Serve one request; its token times are appended to ``timings``."""
+        import numpy as np
+
+        clock = time.perf_counter
+        start = clock()
+        out = self.prefill.run(loaded)
+        self.prefill.synchronize()
+        position = self._prompt_len
+        first_logits, token, step_in = self._next(self.prefill, out, position)
+        tokens = [token]
+        now = clock()
+        ttft, gaps = now - start, []
+        for _ in range(self.new_tokens - 1):
+            before = now
+            out = self.step.run(step_in)
+            self.step.synchronize()
+            position += 1
+            _, token, step_in = self._next(self.step, out, position)
+            tokens.append(token)
+            now = clock()
+            gaps.append(now - before)
+        self.timings.append(RequestTiming(ttft, tuple(gaps)))
+        return GenerationOutput(np.asarray(first_logits, dtype=np.float32),
+                                np.concatenate(tokens, axis=1))
+
+    def synchronize(self) -> None:
+        """Nothing left to wait for: every token was on the host before ``run`` returned."""
+
+    def to_numpy(self, outputs: GenerationOutput) -> list[np.ndarray]:
+        """The first token's logits and the generated tokens (as float32, exact below 2**24)."""
+        import numpy as np
+
+        return [outputs.first_logits, outputs.tokens.astype(np.float32)]
+
+    def close(self) -> None:
+        """Close both sessions."""
+        try:
+            self.prefill.close()
+        finally:
+            self.step.close()
+
+
+def prepare_generation(vendor: Vendor, case: Case, generation: Generation,
+                       spec: RunSpec) -> GenerationSession:
+    """Prepare both stages on the vendor, each with its ordinary ``prepare``."""
+    if spec.find_max_qps:
+        raise FlagbenchError(f"{case.name}: --find-max-qps is not supported for generation "
+                             "cases (TTFT and TPOT would mix rates)")
+    prefill = vendor.prepare(Workload(generation.prefill, spec,
+                                      generation.prefill.build_model()))
+    try:
+        step = vendor.prepare(Workload(generation.step, spec, generation.step.build_model()))
+    except BaseException:
+        prefill.close()
+        raise
+    return GenerationSession(prefill, step, generation.new_tokens)
+
+
+class _ReferenceSession:
+    """A float32 CPU torch module under inference_mode: the reference's side of a stage."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self._model = model
+        self.actual = ActualRun(device="cpu", precision="fp32")
+
+    def load(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        return tuple(inputs)
+
+    def run(self, loaded: tuple[torch.Tensor, ...]) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return self._model(*loaded)
+
+    def synchronize(self) -> None:
+        pass
+
+    def to_numpy(self, outputs: Any) -> list[np.ndarray]:
+        return [t.detach().numpy() for t in outputs]
+
+    def close(self) -> None:
+        pass
+
+
+def reference_generation(generation: Generation,
+                         prompts: Sequence[tuple[torch.Tensor, ...]]
+                         ) -> tuple[list[np.ndarray], float]:
+    """Float32 CPU generation on each prompt batch: [first logits, tokens] concatenated over
+    the batches, and FLOPs per request (prefill and every step) counted by torch."""
+    import numpy as np
+    from torch.utils.flop_counter import FlopCounterMode
+
+    session = GenerationSession(_ReferenceSession(generation.prefill.build_model()),
+                                _ReferenceSession(generation.step.build_model()),
+                                generation.new_tokens)
+    outs, flops = [], 0.0
+    for i, batch in enumerate(prompts):
+        loaded = session.load(batch)
+        if i == 0:
+            with FlopCounterMode(display=False) as counter:
+                outs.append(session.to_numpy(session.run(loaded)))
+            flops = counter.get_total_flops() / batch[0].shape[0]
+        else:
+            outs.append(session.to_numpy(session.run(loaded)))
+    return [np.concatenate([o[k] for o in outs]) for k in range(2)], float(flops)
+
+
+@dataclass(frozen=True)
+class TokenAgreement:
+    """Generated tokens against the reference's, position by position."""
+
+    fraction: float
+    """Share of generated tokens equal to the reference's at the same position."""
+    first_mismatch: int
+    """Earliest position (0-based) where some request differs; the token count if none."""
+
+
+def token_agreement(reference: np.ndarray, actual: np.ndarray) -> TokenAgreement:
+    """Compare [requests, tokens] arrays. After a first difference the two continue from
+    different contexts, so later positions usually differ too: the first mismatch is the
+    sharper figure, the fraction the broader one."""
+    import numpy as np
+
+    if reference.shape != actual.shape:
+        raise ValueError(f"tokens of shape {actual.shape}, reference has {reference.shape}")
+    same = np.asarray(reference) == np.asarray(actual)
+    differs = np.flatnonzero(~same.all(axis=0))
+    return TokenAgreement(float(same.mean()),
+                          int(differs[0]) if differs.size else int(reference.shape[1]))
+
+
+def generation_fidelity(session: GenerationSession, prompts: Sequence[tuple[torch.Tensor, ...]],
+                        reference: list[np.ndarray]) -> tuple[Fidelity, tuple[Metric, ...]]:
+    """Errors of the first token's logits (same inputs on both sides, so comparable) and the
+    token-by-token agreement of the whole generations."""
+    import numpy as np
+
+    served = len(session.timings)
+    outs = [session.to_numpy(session.run(session.load(batch))) for batch in prompts]
+    del session.timings[served:]  # not requests of the timed window
+    logits, tokens = (np.concatenate([o[k] for o in outs]) for k in range(2))
+    fidelity = compare_outputs([reference[0]], [logits], classification=True)
+    agree = token_agreement(reference[1], tokens)
+    return fidelity, (Metric("fidelity_token_agreement", agree.fraction, "ratio"),
+                      Metric("fidelity_first_mismatch", float(agree.first_mismatch), "token"))
+
+
+def with_generation_metrics(result: RunResult, session: GenerationSession) -> RunResult:
+    """The result with TTFT, TPOT and tokens/s of the timed window's requests as case
+    metrics, and their raw per-request values in the environment record.
+
+    The timed window's requests are the last ``n`` the session served (the fidelity check
+    does not record its requests). tokens/s is the run's throughput (requests/s, queueing
+    included in the server scenario) times the tokens each request generates.
+    """
+    m = result.measurement
+    if m is None or result.throughput is None:
+        return result
+    timings = session.timings[-m.stats.n:]
+    ttft = sorted(t.ttft_s for t in timings)
+    tpot = sorted(t.tpot_s for t in timings if t.tpot_s is not None)
+    metrics = [Metric(f"ttft_{name}_s", percentile(ttft, q), "s")
+               for name, q in (("median", 50), ("p90", 90), ("p99", 99))]
+    if tpot:
+        metrics += [Metric(f"tpot_{name}_s", percentile(tpot, q), "s")
+                    for name, q in (("median", 50), ("p90", 90), ("p99", 99))]
+    metrics += [
+        Metric("tokens_per_s", result.throughput * session.new_tokens, "tokens/s"),
+        Metric("new_tokens", float(session.new_tokens), "count"),
+        Metric("prompt_tokens", float(session.prompt_len), "count"),
+    ]
+    record = {"requests": len(timings), "ttft_s": [t.ttft_s for t in timings],
+              "tpot_s": [t.tpot_s for t in timings],
+              "token_time": "from the previous token on the host to this one on the host"}
+    return dataclasses.replace(
+        result, case_metrics=(*result.case_metrics, *metrics),
+        environment={**result.environment, "generation": record})
