@@ -54,9 +54,9 @@ class RequestTiming:
 
 @dataclass(frozen=True)
 class GenerationOutput:
-    """What one request produced: the first token's logits and every generated token."""
+    """What one request produced: logits and every generated token."""
 
-    first_logits: np.ndarray  # [B, V] float32
+    logits: np.ndarray  # [B, K, V] float32: the first token's (K = 1) or every token's
     tokens: np.ndarray  # [B, new_tokens] int64
 
 
@@ -76,7 +76,8 @@ class GenerationSession:
         self.new_tokens = new_tokens
         self.timings: list[RequestTiming] = []
         self._prompt_len = 0
-        self._chained = all(callable(getattr(step, m, None))
+        # Both sessions come from one vendor; the fast path needs both to offer it.
+        self._chained = all(callable(getattr(session, m, None)) for session in (prefill, step)
                             for m in ("first_to_numpy", "carry"))
         p, s = prefill.actual, step.actual
         self.actual = ActualRun(
@@ -97,27 +98,32 @@ class GenerationSession:
         self._prompt_len = int(inputs[0].shape[1])
         return self.prefill.load(inputs)
 
-    def _next(self, session: Session, outputs: Any,
-              position: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        """This run's logits and argmax token on the host, and the next step's inputs."""
+    def _next(self, session: Session, outputs: Any, position: int,
+              forced: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Any]:
+        """This run's logits and token on the host (its argmax, or ``forced``), and the next
+        step's inputs (None once ``position`` is past the last token to generate)."""
         import torch
 
         if self._chained:
             logits: np.ndarray = session.first_to_numpy(outputs)  # type: ignore[attr-defined]
-            state = None
         else:
             arrays = session.to_numpy(outputs)
-            logits, state = arrays[0], [torch.from_numpy(a) for a in arrays[1:]]
-        token = logits.argmax(axis=-1).reshape(-1, 1)
+            logits = arrays[0]
+        token = logits.argmax(axis=-1).reshape(-1, 1) if forced is None else forced
+        if position >= self._prompt_len + self.new_tokens - 1:
+            return logits, token, None
         fresh = [torch.from_numpy(token), torch.tensor([position], dtype=torch.int64)]
-        if state is None:
+        if self._chained:
             loaded = self.step.carry(outputs, fresh)  # type: ignore[attr-defined]
         else:
-            loaded = self.step.load([*fresh, *state])
+            loaded = self.step.load([*fresh, *(torch.from_numpy(a) for a in arrays[1:])])
         return logits, token, loaded
 
-    def run(self, loaded: Any) -> GenerationOutput:
-        """Serve one request; its token times are appended to ``timings``."""
+    def generate(self, loaded: Any, forced: np.ndarray | None = None,
+                 keep_logits: bool = False) -> GenerationOutput:
+        """One request: greedy, or fed the tokens ``forced`` [B, new_tokens] instead of its
+        own (teacher forcing); with ``keep_logits`` the logits of every token, else the
+        first's. Token times are appended to ``timings``."""
         import numpy as np
 
         clock = time.perf_counter
@@ -125,31 +131,38 @@ class GenerationSession:
         out = self.prefill.run(loaded)
         self.prefill.synchronize()
         position = self._prompt_len
-        first_logits, token, step_in = self._next(self.prefill, out, position)
-        tokens = [token]
+        pick = None if forced is None else np.ascontiguousarray(forced[:, :1])
+        logits, token, step_in = self._next(self.prefill, out, position, pick)
+        kept, tokens = [np.array(logits, dtype=np.float32)], [token]
         now = clock()
         ttft, gaps = now - start, []
-        for _ in range(self.new_tokens - 1):
+        for i in range(1, self.new_tokens):
             before = now
             out = self.step.run(step_in)
             self.step.synchronize()
             position += 1
-            _, token, step_in = self._next(self.step, out, position)
+            pick = None if forced is None else np.ascontiguousarray(forced[:, i:i + 1])
+            logits, token, step_in = self._next(self.step, out, position, pick)
             tokens.append(token)
+            if keep_logits:
+                kept.append(np.array(logits, dtype=np.float32))
             now = clock()
             gaps.append(now - before)
         self.timings.append(RequestTiming(ttft, tuple(gaps)))
-        return GenerationOutput(np.asarray(first_logits, dtype=np.float32),
-                                np.concatenate(tokens, axis=1))
+        return GenerationOutput(np.stack(kept, axis=1), np.concatenate(tokens, axis=1))
+
+    def run(self, loaded: Any) -> GenerationOutput:
+        """Serve one request greedily, as the timed loop does."""
+        return self.generate(loaded)
 
     def synchronize(self) -> None:
         """Nothing left to wait for: every token was on the host before ``run`` returned."""
 
     def to_numpy(self, outputs: GenerationOutput) -> list[np.ndarray]:
-        """The first token's logits and the generated tokens (as float32, exact below 2**24)."""
+        """The logits and the generated tokens (as float32, exact below 2**24)."""
         import numpy as np
 
-        return [outputs.first_logits, outputs.tokens.astype(np.float32)]
+        return [outputs.logits, outputs.tokens.astype(np.float32)]
 
     def close(self) -> None:
         """Close both sessions."""
@@ -159,12 +172,9 @@ class GenerationSession:
             self.step.close()
 
 
-def prepare_generation(vendor: Vendor, case: Case, generation: Generation,
+def prepare_generation(vendor: Vendor, generation: Generation,
                        spec: RunSpec) -> GenerationSession:
     """Prepare both stages on the vendor, each with its ordinary ``prepare``."""
-    if spec.find_max_qps:
-        raise FlagbenchError(f"{case.name}: --find-max-qps is not supported for generation "
-                             "cases (TTFT and TPOT would mix rates)")
     prefill = vendor.prepare(Workload(generation.prefill, spec,
                                       generation.prefill.build_model()))
     try:
@@ -204,8 +214,9 @@ class _ReferenceSession:
 def reference_generation(generation: Generation,
                          prompts: Sequence[tuple[torch.Tensor, ...]]
                          ) -> tuple[list[np.ndarray], float]:
-    """Float32 CPU generation on each prompt batch: [first logits, tokens] concatenated over
-    the batches, and FLOPs per request (prefill and every step) counted by torch."""
+    """Float32 CPU greedy generation of each prompt batch: [logits of every token
+    [B, N, V], tokens [B, N]] over all batches, and FLOPs per request (prefill and every
+    step, as torch counts them)."""
     import numpy as np
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -217,27 +228,27 @@ def reference_generation(generation: Generation,
         loaded = session.load(batch)
         if i == 0:
             with FlopCounterMode(display=False) as counter:
-                outs.append(session.to_numpy(session.run(loaded)))
+                outs.append(session.generate(loaded, keep_logits=True))
             flops = counter.get_total_flops() / batch[0].shape[0]
         else:
-            outs.append(session.to_numpy(session.run(loaded)))
-    return [np.concatenate([o[k] for o in outs]) for k in range(2)], float(flops)
+            outs.append(session.generate(loaded, keep_logits=True))
+    return [np.concatenate([o.logits for o in outs]),
+            np.concatenate([o.tokens for o in outs])], float(flops)
 
 
 @dataclass(frozen=True)
 class TokenAgreement:
-    """Generated tokens against the reference's, position by position."""
+    """A vendor's next-token choices against the reference's, position by position."""
 
     fraction: float
-    """Share of generated tokens equal to the reference's at the same position."""
+    """Share of positions where the vendor picks the reference's token."""
     first_mismatch: int
-    """Earliest position (0-based) where some request differs; the token count if none."""
+    """Earliest position (0-based) where some request picks another token; the token count
+    if none. Greedy decoding on the vendor first departs from the reference exactly here."""
 
 
 def token_agreement(reference: np.ndarray, actual: np.ndarray) -> TokenAgreement:
-    """Compare [requests, tokens] arrays. After a first difference the two continue from
-    different contexts, so later positions usually differ too: the first mismatch is the
-    sharper figure, the fraction the broader one."""
+    """Compare [requests, tokens] arrays of token ids."""
     import numpy as np
 
     if reference.shape != actual.shape:
@@ -250,16 +261,33 @@ def token_agreement(reference: np.ndarray, actual: np.ndarray) -> TokenAgreement
 
 def generation_fidelity(session: GenerationSession, prompts: Sequence[tuple[torch.Tensor, ...]],
                         reference: list[np.ndarray]) -> tuple[Fidelity, tuple[Metric, ...]]:
-    """Errors of the first token's logits (same inputs on both sides, so comparable) and the
-    token-by-token agreement of the whole generations."""
+    """The vendor's generation fed the reference's tokens (teacher forcing), so every
+    position sees the reference's context: logit errors and top-1 agreement over all
+    positions, and the token-by-token agreement with its first mismatch.
+
+    Free-running, one early flip would change every later context and make the rest of the
+    comparison meaningless; forced, each position is judged on its own, and the first
+    mismatch is still exactly where free-running greedy decoding would depart.
+    """
     import numpy as np
 
-    served = len(session.timings)
-    outs = [session.to_numpy(session.run(session.load(batch))) for batch in prompts]
+    ref_logits, ref_tokens = reference
+    served, start = len(session.timings), 0
+    logits, picks = [], []
+    for batch in prompts:
+        rows = batch[0].shape[0]
+        out = session.generate(session.load(batch), forced=ref_tokens[start:start + rows],
+                               keep_logits=True)
+        logits.append(out.logits)
+        picks.append(out.logits.argmax(axis=-1))
+        start += rows
     del session.timings[served:]  # not requests of the timed window
-    logits, tokens = (np.concatenate([o[k] for o in outs]) for k in range(2))
-    fidelity = compare_outputs([reference[0]], [logits], classification=True)
-    agree = token_agreement(reference[1], tokens)
+    got = np.concatenate(logits)
+    vocab = ref_logits.shape[-1]
+    # One "sample" per generated position: top-1 agreement is then per token.
+    fidelity = compare_outputs([ref_logits.reshape(-1, vocab)], [got.reshape(-1, vocab)],
+                               classification=True)
+    agree = token_agreement(ref_tokens, np.concatenate(picks))
     return fidelity, (Metric("fidelity_token_agreement", agree.fraction, "ratio"),
                       Metric("fidelity_first_mismatch", float(agree.first_mismatch), "token"))
 

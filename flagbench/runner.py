@@ -246,7 +246,7 @@ class Runner:
         workload = Workload(case=case, spec=spec, model=model)
         t0 = clock()
         session: Session = (vendor.prepare(workload) if generation is None
-                            else prepare_generation(vendor, case, generation, spec))
+                            else prepare_generation(vendor, generation, spec))
         setup_s = clock() - t0
         case_metrics: tuple[Metric, ...] = ()
         environment["build_s"] = build_s
