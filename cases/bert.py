@@ -172,7 +172,7 @@ class BertCase:
     onnx_export = OnnxExport(input_names=("input_ids", "attention_mask", "token_type_ids"),
                              output_names=("last_hidden_state",))
     options = {
-        "seq_len": CaseOption(128, "tokens per sequence (BERT's positions allow 512)",
+        "seq_len": CaseOption(128, "tokens per sequence, up to BERT's 512 positions",
                               minimum=1, maximum=MAX_POSITIONS),
     }
     #: Seed of the random weights used when no checkpoint is given.

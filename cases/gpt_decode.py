@@ -208,8 +208,9 @@ class GptDecodeCase:
     onnx_export = OnnxExport(input_names=("input_ids",),
                              output_names=("logits", "k_cache", "v_cache"))
     options = {
-        "prompt_len": CaseOption(32, "prompt tokens (prefill)", minimum=1, maximum=POSITIONS - 2),
-        "new_tokens": CaseOption(32, "tokens generated per request (the first by prefill)",
+        "prompt_len": CaseOption(32, "prompt tokens, run by prefill", minimum=1,
+                                 maximum=POSITIONS - 2),
+        "new_tokens": CaseOption(32, "tokens generated per request, the first by prefill",
                                  minimum=2, maximum=POSITIONS - 1),
     }
     #: Seed of the random weights used when no checkpoint is given.

@@ -59,7 +59,8 @@ def test_inputs_are_deterministic_int64_sentence_pairs() -> None:
     ids, mask, types = case.make_inputs(4, 7)
     assert torch.equal(torch.rand(1), before)  # the global RNG is left alone
     assert all(t.dtype == torch.int64 and t.shape == (4, 32) for t in (ids, mask, types))
-    assert all(torch.equal(a, b) for a, b in zip(case.make_inputs(4, 7), (ids, mask, types)))
+    assert all(torch.equal(a, b) for a, b in zip(case.make_inputs(4, 7), (ids, mask, types),
+                                                 strict=True))
     assert not torch.equal(ids, case.make_inputs(4, 8)[0])
     assert int(ids.min()) >= 0 and int(ids.max()) < 30522
     assert (ids[:, 0] == 101).all()  # [CLS]
@@ -117,3 +118,11 @@ def test_runs_through_the_cli(flagbench, quick, tmp_path: Path, vendor: str) -> 
     assert run.metric("flops_per_sample") == _flops(16)
     assert run.metric("fidelity_cosine") > 0.9999
     assert run.metric("fidelity_max_abs_err") < 1e-3
+
+
+def test_list_shows_the_language_cases_and_their_options(flagbench) -> None:
+    out = flagbench("list", "cases")
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    for expected in ("bert", "seq_len=128", "gpt-decode", "prompt_len=32", "new_tokens=32"):
+        assert expected in text, expected

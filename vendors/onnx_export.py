@@ -83,13 +83,18 @@ def _quiet() -> Iterator[None]:
     """The exporters print progress and deprecation chatter; keep the CLI's output clean."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch_onnx_log = logging.getLogger("torch.onnx")
-        level = torch_onnx_log.level
-        torch_onnx_log.setLevel(logging.ERROR)
+        # torch.onnx logs progress; onnxruntime.quantization warns per tensor on the root
+        # logger (e.g. per-channel axes of LayerNorm weights, which it then quantises per
+        # tensor): hundreds of lines with nothing for the user to do.
+        loggers = [logging.getLogger("torch.onnx"), logging.getLogger()]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
         try:
             yield
         finally:
-            torch_onnx_log.setLevel(level)
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
 
 
 def _write_atomic(target: Path, write: Any) -> None:
