@@ -211,6 +211,18 @@ class _ReferenceSession:
         pass
 
 
+#: Fidelity of a generation compares at least this many token positions, over at least
+#: FIDELITY_MIN_REQUESTS prompts: every position is a top-1 comparison, and a request of 32
+#: tokens costs 32 forward passes on each side.
+FIDELITY_MIN_POSITIONS = 32
+FIDELITY_MIN_REQUESTS = 2
+
+
+def fidelity_requests(generation: Generation) -> int:
+    """How many requests (prompts) the fidelity check of a generation serves."""
+    return max(FIDELITY_MIN_REQUESTS, -(-FIDELITY_MIN_POSITIONS // generation.new_tokens))
+
+
 def reference_generation(generation: Generation,
                          prompts: Sequence[tuple[torch.Tensor, ...]]
                          ) -> tuple[list[np.ndarray], float]:

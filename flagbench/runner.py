@@ -17,6 +17,7 @@ from flagbench.errors import FlagbenchError
 from flagbench.fidelity import Fidelity, compare_outputs
 from flagbench.generation import (
     GenerationSession,
+    fidelity_requests,
     generation_fidelity,
     generation_of,
     prepare_generation,
@@ -237,7 +238,9 @@ class Runner:
         generation = generation_of(case, model)
 
         phase("reference", "float32 CPU reference")
-        batches = math.ceil(FIDELITY_MIN_SAMPLES / spec.batch_size)
+        # A generation's fidelity samples are its token positions: a few requests suffice.
+        samples = FIDELITY_MIN_SAMPLES if generation is None else fidelity_requests(generation)
+        batches = math.ceil(samples / spec.batch_size)
         fid_inputs = [case.make_inputs(spec.batch_size, FIDELITY_SEED + i) for i in range(batches)]
         reference, flops = (_reference(model, fid_inputs) if generation is None
                             else reference_generation(generation, fid_inputs))

@@ -51,7 +51,8 @@ def test_run_through_the_installed_vendor(flagbench, quick, torchscript_env: dic
     db = tmp_path / "ts.db"
     out = flagbench("run", "--vendor", "torchscript,cpu", "--case", "tiny-mlp",
                     "--precision", "fp32,bf16", "--db", str(db), *quick, env=torchscript_env)
-    assert "torchscript × tiny-mlp bs1 fp32: ok" in out.stdout, out.stdout + out.stderr
+    assert "torchscript × tiny-mlp[activation=relu,hidden=32] bs1 fp32: ok" in out.stdout, (
+        out.stdout + out.stderr)
     store = Store.open(str(db), create=False)
     runs = {(r.vendor, r.precision): r for r in store.runs()}
     store.close()
