@@ -64,7 +64,10 @@ class Session(Protocol):
     actual: ActualRun
 
     def load(self, inputs: Sequence[torch.Tensor]) -> Any:
-        """Move and convert CPU float32 inputs to what ``run`` takes, outside the timed loop."""
+        """Move the case's CPU inputs to what ``run`` takes, outside the timed loop.
+
+        Floating-point inputs follow the run's precision; integer inputs (token ids, masks,
+        positions) keep their dtype, since converting them would change what they mean."""
 
     def run(self, loaded: Any) -> Any:
         """Run one batch; may return before the device finishes (``synchronize`` waits)."""
@@ -81,6 +84,10 @@ class Session(Protocol):
     # Optional: ``time_one(loaded) -> float`` times one batch with the device's own timer
     # (CUDA events) in seconds, run and synchronise included; used instead of the host clock.
     # Optional: ``peak_memory_bytes() -> int | None``, peak device memory since prepare.
+    # Optional, for generation cases: ``chain(outputs, fresh) -> (first, loaded)`` returns the
+    # first output of ``run`` (logits) as a float32 host array and the loaded inputs made of
+    # the host tensors ``fresh`` followed by ``outputs[1:]`` left where they are (the KV cache
+    # stays on the device). Without it flagbench uses ``to_numpy`` then ``load``.
 
 
 @runtime_checkable
@@ -211,6 +218,30 @@ class LabelledData:
             raise ValueError("top-k values are 1 or more")
 
 
+@dataclass(frozen=True)
+class Generation:
+    """An autoregressive case split into the two graphs a serving stack runs per request.
+
+    ``prefill`` takes the case's inputs (prompt token ids, int64 [B, P]) and returns
+    ``(logits [B, V], *state)``: the logits of the last prompt position and the decoding
+    state (a KV cache). ``step`` takes ``(token [B, 1] int64, position [1] int64, *state)``
+    and returns ``(logits [B, V], *state)``. Both are Cases in their own right (names,
+    ``make_inputs`` with realistic values, ``onnx_export``), whose ``build_model`` returns a
+    module sharing the parent model's weights, so a vendor prepares each with its ordinary
+    ``prepare``. Static state shapes (a cache preallocated for prompt + new tokens) keep both
+    graphs static for compilers and exporters.
+    """
+
+    prefill: Case
+    step: Case
+    new_tokens: int
+    """Tokens generated per request: the first from prefill, the rest one per step."""
+
+    def __post_init__(self) -> None:
+        if self.new_tokens < 1:
+            raise ValueError("a generation makes at least one token")
+
+
 @runtime_checkable
 class Case(Protocol):
     """A standard workload: a torch model and deterministic inputs."""
@@ -224,10 +255,15 @@ class Case(Protocol):
         """Build the model in float32 on the CPU with deterministic random weights."""
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
-        """Make the same CPU float32 inputs for the same batch size and seed, every time."""
+        """Make the same CPU inputs for the same batch size and seed, every time: float32
+        tensors for activations, int64 for token ids, masks and positions."""
 
     # Optional: ``onnx_export: OnnxExport`` names the tensors of an ONNX export; vendors that
     # export use generic names (input_0, output_0, ...) without it.
+    # Optional: ``generation(model) -> Generation`` makes the case autoregressive: each timed
+    # iteration is then one whole greedy generation (prefill, then a step per further token),
+    # run by flagbench.generation over two vendor sessions, with TTFT, TPOT and tokens/s as
+    # case metrics and fidelity checked token by token.
     # Optional: ``options: Mapping[str, CaseOption]`` declares settings (sequence length,
     # matrix size …) and ``with_options(values: Mapping[str, OptionValue]) -> Case`` returns
     # the case configured with every declared option's value; the runner calls it before

@@ -118,6 +118,11 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                 f"--case-option names case {case_name!r}, which is not being run")
     options = {name: resolve_options(case, request.case_options.get(name, {}))
                for name, case in cases.items()}
+    for name, case in cases.items():
+        configured(case, options[name])  # constraints between options (FlagbenchError)
+        if request.find_max_qps and callable(getattr(case, "generation", None)):
+            raise FlagbenchError(f"{name}: --find-max-qps is not supported for generation "
+                                 "cases (TTFT and TPOT would mix the rates tried)")
     for case_name, path in request.weights.items():
         if case_name not in cases:
             raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")

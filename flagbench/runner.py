@@ -15,6 +15,15 @@ from flagbench.energy import EnergyMeter
 from flagbench.environment import host_facts
 from flagbench.errors import FlagbenchError
 from flagbench.fidelity import Fidelity, compare_outputs
+from flagbench.generation import (
+    GenerationSession,
+    fidelity_requests,
+    generation_fidelity,
+    generation_of,
+    prepare_generation,
+    reference_generation,
+    with_generation_metrics,
+)
 from flagbench.measure import LoopProgress, measure_latency
 from flagbench.plan import configured
 from flagbench.plugins import Registry
@@ -267,15 +276,22 @@ class Runner:
         build_s = clock() - t0
         evaluation = _evaluation(case, spec, environment)
 
+        # An autoregressive case runs as whole generations over two sessions (generation.py).
+        generation = generation_of(case, model)
+
         phase("reference", "float32 CPU reference")
-        batches = math.ceil(FIDELITY_MIN_SAMPLES / spec.batch_size)
+        # A generation's fidelity samples are its token positions: a few requests suffice.
+        samples = FIDELITY_MIN_SAMPLES if generation is None else fidelity_requests(generation)
+        batches = math.ceil(samples / spec.batch_size)
         fid_inputs = [case.make_inputs(spec.batch_size, FIDELITY_SEED + i) for i in range(batches)]
-        reference, flops = _reference(model, fid_inputs)
+        reference, flops = (_reference(model, fid_inputs) if generation is None
+                            else reference_generation(generation, fid_inputs))
 
         phase("prepare", f"preparing on {spec.vendor}")
         workload = Workload(case=case, spec=spec, model=model)
         t0 = clock()
-        session = vendor.prepare(workload)
+        session: Session = (vendor.prepare(workload) if generation is None
+                            else prepare_generation(vendor, generation, spec))
         setup_s = clock() - t0
         environment["build_s"] = build_s
         meters = vendor.meters(workload) if hasattr(vendor, "meters") else []
@@ -293,7 +309,11 @@ class Runner:
                 device_memory_peak_bytes=_call(session, "peak_memory_bytes"),
             )
             phase("fidelity", "checking outputs against the reference")
-            fidelity = _fidelity(session, case, fid_inputs, reference)
+            if isinstance(session, GenerationSession):
+                fidelity, generation_metrics = generation_fidelity(session, fid_inputs, reference)
+            else:
+                fidelity = _fidelity(session, case, fid_inputs, reference)
+                generation_metrics = ()
             accuracy = _task_accuracy(session, evaluation, spec, phase)
         finally:
             session.close()
@@ -305,9 +325,13 @@ class Runner:
             {"source": e.source, "scope": e.scope, "confidence": e.confidence}
             if e is not None else {"available": False, "reason": measurement.energy_note}
         )
-        return RunResult(
+        result = RunResult(
             spec, Status.OK, started, _now(),
             measurement=measurement, fidelity=fidelity, actual=session.actual,
             setup_s=setup_s, flops_per_sample=flops or None, environment=environment,
-            case_metrics=accuracy, bytes_per_sample=bytes_per_sample, peak=peak,
+            case_metrics=(*generation_metrics, *accuracy), bytes_per_sample=bytes_per_sample,
+            peak=peak,
         )
+        if isinstance(session, GenerationSession):
+            result = with_generation_metrics(result, session)
+        return result

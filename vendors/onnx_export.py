@@ -78,13 +78,18 @@ def _quiet() -> Iterator[None]:
     """The exporters print progress and deprecation chatter; keep the CLI's output clean."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch_onnx_log = logging.getLogger("torch.onnx")
-        level = torch_onnx_log.level
-        torch_onnx_log.setLevel(logging.ERROR)
+        # torch.onnx logs progress; onnxruntime.quantization warns per tensor on the root
+        # logger (e.g. per-channel axes of LayerNorm weights, which it then quantises per
+        # tensor): hundreds of lines with nothing for the user to do.
+        loggers = [logging.getLogger("torch.onnx"), logging.getLogger()]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
         try:
             yield
         finally:
-            torch_onnx_log.setLevel(level)
+            for lg, level in zip(loggers, levels, strict=True):
+                lg.setLevel(level)
 
 
 def _write_atomic(target: Path, write: Any) -> None:
@@ -109,6 +114,8 @@ def export_onnx(workload: Workload, half: bool = False) -> OnnxModel:
     key_fields = {
         "case": workload.case.name,
         "shapes": [list(t.shape) for t in inputs],
+        "input_dtypes": [str(t.dtype) for t in inputs],
+        "options": [list(kv) for kv in workload.spec.options],
         "dtype": str(dtype),
         "opset": spec.opset,
         "names": [list(spec.input_names), list(spec.output_names)],
@@ -121,7 +128,7 @@ def export_onnx(workload: Workload, half: bool = False) -> OnnxModel:
         return OnnxModel(target, key, "cache", 0.0, True, key_fields)
 
     model = workload.model.to(dtype) if half else workload.model
-    args = tuple(t.to(dtype) for t in inputs)
+    args = tuple(t.to(dtype) if t.is_floating_point() else t for t in inputs)
     t0 = time.perf_counter()
     exporter = "torch.onnx.export(dynamo=True)"
 
@@ -181,6 +188,7 @@ def quantize_int8(workload: Workload, fp32: OnnxModel) -> OnnxModel:
                 return None
             tensors = workload.case.make_inputs(bs, CALIBRATION_SEED + self._next)
             self._next += 1
+            # The case's own dtypes: float32 activations to calibrate, integer ids as they are.
             return {n: t.numpy() for n, t in zip(names, tensors, strict=True)}
 
     t0 = time.perf_counter()

@@ -35,8 +35,10 @@ class OrtSession:
         self.actual = actual
 
     def load(self, inputs: Sequence[torch.Tensor]) -> Any:
-        """Numpy feeds on the host, or OrtValues bound on the device (IO binding)."""
-        feeds = {n: t.numpy().astype(self._dtype) for n, t in zip(self._names, inputs, strict=True)}
+        """Numpy feeds on the host, or OrtValues bound on the device (IO binding); only
+        floating-point inputs take the model's float type, integer ones keep theirs."""
+        feeds = {n: t.numpy().astype(self._dtype, copy=False) if t.is_floating_point()
+                 else t.numpy() for n, t in zip(self._names, inputs, strict=True)}
         if self._device is None:
             return feeds
         import onnxruntime as ort

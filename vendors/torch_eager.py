@@ -30,8 +30,10 @@ class TorchSession:
         self.actual = actual
 
     def load(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Move inputs to the device and dtype once, outside the timed loop."""
-        return tuple(t.to(self._device, self._dtype) for t in inputs)
+        """Move inputs to the device once, outside the timed loop; floating-point inputs take
+        the run's dtype, integer ones (token ids, masks) keep theirs."""
+        return tuple(t.to(self._device, self._dtype) if t.is_floating_point() else
+                     t.to(self._device) for t in inputs)
 
     def run(self, loaded: tuple[torch.Tensor, ...]) -> Any:
         """Run one batch without autograd bookkeeping."""
@@ -49,6 +51,19 @@ class TorchSession:
 
         items = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
         return [t.detach().to("cpu", torch.float32).numpy() for t in items]
+
+    def first_to_numpy(self, outputs: Any) -> np.ndarray:
+        """The first output (a generation's logits) as a float32 host array; the rest stay."""
+        import torch
+
+        first = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+        array: np.ndarray = first.detach().to("cpu", torch.float32).numpy()
+        return array
+
+    def carry(self, outputs: Any, fresh: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The next step's inputs: ``fresh`` loaded, then ``outputs[1:]`` as they are (the KV
+        cache never leaves the device)."""
+        return (*self.load(fresh), *outputs[1:])
 
     def close(self) -> None:
         """Drop the model so its memory can be freed."""

@@ -26,7 +26,7 @@ class TorchScriptSession:
         self.actual = actual
 
     def load(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        """Inputs are already CPU float32, which is what the frozen module was traced with."""
+        """Inputs are already the case's CPU tensors, which is what the module was traced with."""
         return tuple(inputs)
 
     def run(self, loaded: tuple[torch.Tensor, ...]) -> Any:
