@@ -185,12 +185,9 @@ class BertCase:
 
     def build_model(self) -> torch.nn.Module:
         """Build with deterministic random weights, in eval mode, without touching global RNG."""
-        import torch
+        from flagbench.weights import build_seeded
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.weight_seed)
-            model = _build()
-        return model.eval()
+        return build_seeded(_build, self.weight_seed)
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
         """Sentence pairs ``[CLS] a [SEP] b [SEP]`` of random words, segment ids 0/1, and a

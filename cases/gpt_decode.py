@@ -231,12 +231,9 @@ class GptDecodeCase:
 
     def build_model(self) -> torch.nn.Module:
         """GPT-2 small with deterministic random weights (GPT-2's init), in eval mode."""
-        import torch
+        from flagbench.weights import build_seeded
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.weight_seed)
-            model = _build()
-        return model.eval()
+        return build_seeded(_build, self.weight_seed)
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
         """Prompts of random token ids (int64 [B, prompt_len]) from a private generator."""

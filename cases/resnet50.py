@@ -98,12 +98,9 @@ class ResNet50Case:
 
     def build_model(self) -> torch.nn.Module:
         """Build with deterministic random weights, in eval mode, without touching global RNG."""
-        import torch
+        from flagbench.weights import build_seeded
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.weight_seed)
-            model = _build()
-        return model.eval()
+        return build_seeded(_build, self.weight_seed)
 
     def make_inputs(self, batch_size: int, seed: int) -> tuple[torch.Tensor, ...]:
         """Standard-normal images, as after ImageNet normalisation, from a private generator."""

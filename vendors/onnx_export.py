@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flagbench.cache import write_atomic
 from flagbench.contracts import OnnxExport, Workload
 
 if TYPE_CHECKING:
@@ -92,17 +93,6 @@ def _quiet() -> Iterator[None]:
                 lg.setLevel(level)
 
 
-def _write_atomic(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".onnx")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def export_onnx(workload: Workload, half: bool = False) -> OnnxModel:
     """Export (or find in the cache) the workload's model at its batch size, fp32 or fp16."""
     import torch
@@ -144,11 +134,11 @@ def export_onnx(workload: Workload, half: bool = False) -> OnnxModel:
 
     with _quiet():
         try:
-            _write_atomic(target, dynamo)
+            write_atomic(target, dynamo)
         except Exception as exc:  # some models only the TorchScript exporter handles
             log.info("dynamo export failed (%s); using the TorchScript exporter", exc)
             exporter = "torch.onnx.export(dynamo=False)"
-            _write_atomic(target, torchscript)
+            write_atomic(target, torchscript)
     if half:
         workload.model.to(torch.float32)
     return OnnxModel(target, key, exporter, time.perf_counter() - t0, False, key_fields)
@@ -203,6 +193,6 @@ def quantize_int8(workload: Workload, fp32: OnnxModel) -> OnnxModel:
                             per_channel=True, calibrate_method=CalibrationMethod.MinMax)
 
         with _quiet():
-            _write_atomic(target, write)
+            write_atomic(target, write)
     return OnnxModel(target, key[:16], "onnxruntime.quantization.quantize_static",
                      time.perf_counter() - t0, False, details)
