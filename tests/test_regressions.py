@@ -71,7 +71,8 @@ def test_series_are_kept_apart_by_host_vendor_and_cell(db_path: Path) -> None:
 
 def test_history_command_marks_the_step(flagbench, db_path: Path) -> None:
     ids = _series(db_path, [0.05] * 4 + [0.06] * 3)
-    out = flagbench("history", "--db", str(db_path))
+    # Wide enough that the history table's cells do not wrap (it has 16 columns).
+    out = flagbench("history", "--db", str(db_path), env={"COLUMNS": "300"})
     assert out.returncode == 0, out.stderr
     assert "step changes" in out.stdout and "regression" in out.stdout
     assert re.search(r"\+(19\.[5-9]|20\.[0-4])%", out.stdout)  # about +20%
