@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flagbench.contracts import ActualRun, Peak, Probe, Workload
-from flagbench.energy import EnergyMeter
 from flagbench.errors import FlagbenchError
+
+from .host_cpu import HostCpuMeasures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -156,22 +157,8 @@ class OrtVendor:
                           actual)
 
 
-class OrtCpuVendor(OrtVendor):
+class OrtCpuVendor(HostCpuMeasures, OrtVendor):
     """ONNX Runtime's default CPU provider; int8 through static QDQ quantisation."""
-
-    def meters(self, workload: Workload) -> list[EnergyMeter]:
-        """RAPL package energy, else an estimate from utilisation and the user's TDP."""
-        from flagbench.vendors.cpu_energy import meters_for
-
-        meters: list[EnergyMeter] = meters_for(workload)
-        return meters
-
-    def peak(self, precision: str) -> Peak | None:
-        """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
-        from flagbench.vendors.cpu_peak import cpu_peak
-
-        peak: Peak | None = cpu_peak(precision)
-        return peak
 
     name = "ort-cpu"
     description = "ONNX Runtime CPUExecutionProvider (fp32; int8 static QDQ U8S8)"

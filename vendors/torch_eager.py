@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from flagbench.contracts import ActualRun, Peak, Probe, Workload
 from flagbench.energy import EnergyMeter
 
+from .host_cpu import HostCpuMeasures
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
@@ -157,26 +159,12 @@ class TorchEagerVendor:
         return session(model, self.device, dtype, actual)
 
 
-class CpuVendor(TorchEagerVendor):
+class CpuVendor(HostCpuMeasures, TorchEagerVendor):
     """PyTorch eager on the host CPU."""
 
     name = "cpu"
     description = "PyTorch eager on the CPU (fp32; bf16 where the CPU has it natively)"
     device = "cpu"
-
-    def meters(self, workload: Workload) -> list[EnergyMeter]:
-        """RAPL package energy, else an estimate from utilisation and the user's TDP."""
-        from flagbench.vendors.cpu_energy import meters_for
-
-        meters: list[EnergyMeter] = meters_for(workload)
-        return meters
-
-    def peak(self, precision: str) -> Peak | None:
-        """The host CPU's float32 peak, estimated from cpuinfo (see ``cpu_peak``)."""
-        from flagbench.vendors.cpu_peak import cpu_peak
-
-        peak: Peak | None = cpu_peak(precision)
-        return peak
 
     def probe(self) -> Probe:
         """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
