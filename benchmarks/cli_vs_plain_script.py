@@ -61,7 +61,9 @@ def main() -> None:
     print(f"flagbench: median of medians {statistics.median(fb):.3f} ms, CV {cv(fb):.2%}, "
           f"wall {min(walls):.1f}-{max(walls):.1f} s")
     print(f"plain    : median of medians {statistics.median(plain):.3f} ms, CV {cv(plain):.2%}")
-    print(f"flagbench / plain: {statistics.median(fb) / statistics.median(plain):.4f}")
+    print(f"flagbench / plain: {statistics.median(fb) / statistics.median(plain):.4f} "
+          f"(medians of medians); per pair "
+          f"{', '.join(f'{f / p:.3f}' for f, p in zip(fb, plain, strict=True))}")
 
 
 if __name__ == "__main__":
