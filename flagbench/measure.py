@@ -97,7 +97,7 @@ class StoppingRule:
         if n >= self._next_check and elapsed >= c.min_time_s:
             if c.target_ci == 0:
                 return STOP_MIN
-            if relative_ci_halfwidth(sorted(samples)) <= c.target_ci:
+            if relative_ci_halfwidth(samples) <= c.target_ci:
                 return STOP_CI
             # Re-check after 10% more samples: sorting stays a small share of the loop.
             self._next_check = n + max(1, n // 10)

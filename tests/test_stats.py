@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from flagbench.stats import median_ci, percentile, relative_ci_halfwidth, summarize
+from flagbench.stats import (
+    batch_median_halfwidth,
+    median_ci,
+    median_interval,
+    percentile,
+    relative_ci_halfwidth,
+    summarize,
+)
 
 
 def test_percentile_matches_numpy_linear() -> None:
@@ -45,9 +54,57 @@ def test_median_ci_covers_true_median_about_95_percent() -> None:
 
 def test_ci_narrows_with_more_samples() -> None:
     rng = random.Random(3)
-    small = sorted(rng.gauss(10, 1) for _ in range(20))
-    large = sorted(rng.gauss(10, 1) for _ in range(2000))
+    small = [rng.gauss(10, 1) for _ in range(20)]
+    large = [rng.gauss(10, 1) for _ in range(2000)]
     assert relative_ci_halfwidth(large) < relative_ci_halfwidth(small) / 4
+
+
+def _drifting(rng: random.Random, n: int, phi: float) -> list[float]:
+    """AR(1) timings around a true median of 1.0: each shares most of the previous one's
+    deviation, as timings on a drifting machine do."""
+    x, out = 0.0, []
+    for _ in range(n):
+        x = phi * x + rng.gauss(0, 0.02 * math.sqrt(1 - phi * phi))
+        out.append(1.0 + x)
+    return out
+
+
+def _coverage(phi: float, n: int, interval: Callable[[list[float]], tuple[float, float]],
+              trials: int = 300) -> float:
+    rng = random.Random(11)
+    hits = 0
+    for _ in range(trials):
+        lo, hi = interval(_drifting(rng, n, phi))
+        hits += lo <= 1.0 <= hi
+    return hits / trials
+
+
+def test_median_interval_covers_the_median_when_timings_drift() -> None:
+    # Order statistics alone claim 95% and cover the true median less than half the time
+    # when successive timings are correlated; the batch-median interval restores coverage.
+    assert _coverage(0.9, 400, lambda v: median_ci(sorted(v))) < 0.6
+    assert _coverage(0.9, 400, median_interval) >= 0.88
+
+
+def test_median_interval_stays_close_to_order_statistics_for_independent_timings() -> None:
+    assert 0.93 <= _coverage(0.0, 400, median_interval) <= 0.995
+    rng = random.Random(5)
+    widths = []
+    for _ in range(100):
+        v = _drifting(rng, 400, 0.0)
+        lo, hi = median_interval(v)
+        olo, ohi = median_ci(sorted(v))
+        widths.append((hi - lo) / (ohi - olo))
+    assert 1.0 <= statistics.median(widths) <= 1.3
+
+
+def test_batch_interval_needs_thirty_timings_and_follows_time_order() -> None:
+    assert batch_median_halfwidth([1.0] * 29) is None
+    assert batch_median_halfwidth([1.0] * 30) == 0.0
+    rng = random.Random(2)
+    drifting = _drifting(rng, 400, 0.9)
+    shuffled = rng.sample(drifting, len(drifting))  # the same timings, drift broken up
+    assert relative_ci_halfwidth(drifting) > 1.5 * relative_ci_halfwidth(shuffled)
 
 
 def test_single_sample_and_refusals() -> None:
