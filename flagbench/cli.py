@@ -457,9 +457,13 @@ def show(run_id: int, db: str | None) -> int:
 @click.option("--replay", is_flag=True,
               help="Write the spooled runs to the database and remove them from the spool.")
 @click.option("--db", default=None, help=_DB_HELP)
-def spool(replay: bool, db: str | None) -> int:
+@click.option("--all", "all_targets", is_flag=True,
+              help="With --replay: also write runs that were spooled for another database.")
+def spool(replay: bool, db: str | None, all_targets: bool) -> int:
     """List the runs that could not be written to a database, or write them now (--replay).
 
+    Replay writes the runs spooled for the database it is given and keeps the others, so a
+    host that spooled for two databases does not mix them (--all writes them all there).
     Replaying is idempotent: a run already in the database (same uid) is not written twice.
     """
     from flagbench import console
@@ -468,8 +472,9 @@ def spool(replay: bool, db: str | None) -> int:
     entries = spool_.entries()
     out = console.console()
     if not replay:
-        if db is not None:
-            raise FlagbenchError("--db applies to --replay only")
+        if db is not None or all_targets:
+            raise FlagbenchError(f"{'--db' if db is not None else '--all'} applies to "
+                                 "--replay only")
         out.print(f"{len(entries)} run(s) in the spool {spool_.spool_dir()}", markup=False)
         for e in entries:
             what = e.record.label if e.record else e.path.name
@@ -479,11 +484,16 @@ def spool(replay: bool, db: str | None) -> int:
     from flagbench.store.engine import StoreError
 
     store = Store.open(db, create=True)
-    left = 0
+    left = elsewhere = 0
     for e in entries:
         if e.record is None:
             left += 1
             out.print(f"  kept {e.path.name}: {e.error}", markup=False)
+            continue
+        if e.target != store.label and not all_targets:
+            elsewhere += 1
+            out.print(f"  kept {e.record.label}: spooled for {e.target} (replay with that "
+                      "--db, or add --all to write it here)", markup=False)
             continue
         try:
             run_id = store.write(e.record)
@@ -494,8 +504,9 @@ def spool(replay: bool, db: str | None) -> int:
         e.path.unlink(missing_ok=True)
         out.print(f"  wrote {e.record.label} as run {run_id}", markup=False)
     store.close()
-    out.print(f"{len(entries) - left} run(s) written to {store.label}, {left} left in the spool",
-              markup=False)
+    written = len(entries) - left - elsewhere
+    out.print(f"{written} run(s) written to {store.label}, {left + elsewhere} left in the spool"
+              + (f" ({elsewhere} for other databases)" if elsewhere else ""), markup=False)
     if left:
         _error(f"{left} spooled run(s) could not be written to {store.label}")
         return EXIT_SPOOLED

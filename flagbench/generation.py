@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -224,28 +224,26 @@ def fidelity_requests(generation: Generation) -> int:
 
 
 def reference_generation(generation: Generation,
-                         prompts: Sequence[tuple[torch.Tensor, ...]]
-                         ) -> tuple[list[np.ndarray], float]:
+                         prompts: Sequence[tuple[torch.Tensor, ...]],
+                         key: Mapping[str, Any]) -> tuple[list[np.ndarray], float, str]:
     """Float32 CPU greedy generation of each prompt batch: [logits of every token
-    [B, N, V], tokens [B, N]] over all batches, and FLOPs per request (prefill and every
-    step, as torch counts them)."""
+    [B, N, V], tokens [B, N]] over all batches, FLOPs per request (prefill and every step,
+    as torch counts them; cached under ``key`` and the models' structure, see flops.py) and
+    how the count was obtained."""
     import numpy as np
-    from torch.utils.flop_counter import FlopCounterMode
 
-    session = GenerationSession(_ReferenceSession(generation.prefill.build_model()),
-                                _ReferenceSession(generation.step.build_model()),
+    from flagbench.flops import counted, structure_digest
+
+    prefill, step = generation.prefill.build_model(), generation.step.build_model()
+    session = GenerationSession(_ReferenceSession(prefill), _ReferenceSession(step),
                                 generation.new_tokens)
-    outs, flops = [], 0.0
-    for i, batch in enumerate(prompts):
-        loaded = session.load(batch)
-        if i == 0:
-            with FlopCounterMode(display=False) as counter:
-                outs.append(session.generate(loaded, keep_logits=True))
-            flops = counter.get_total_flops() / batch[0].shape[0]
-        else:
-            outs.append(session.generate(loaded, keep_logits=True))
+    first, *rest = (session.load(batch) for batch in prompts)
+    key = {**key, "new_tokens": generation.new_tokens,
+           "structure": structure_digest([prefill, step], prompts[0])}
+    out, flops, how = counted(key, lambda: session.generate(first, keep_logits=True))
+    outs = [out, *(session.generate(loaded, keep_logits=True) for loaded in rest)]
     return [np.concatenate([o.logits for o in outs]),
-            np.concatenate([o.tokens for o in outs])], float(flops)
+            np.concatenate([o.tokens for o in outs])], flops / prompts[0][0].shape[0], how
 
 
 @dataclass(frozen=True)

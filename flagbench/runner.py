@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -70,23 +70,20 @@ def _concat(batches: Sequence[list[np.ndarray]]) -> list[np.ndarray]:
 
 
 def _reference(
-    model: torch.nn.Module, inputs: Sequence[tuple[torch.Tensor, ...]]
-) -> tuple[list[np.ndarray], float]:
-    """Float32 CPU outputs of the untouched model, and FLOPs per sample counted by torch."""
+    model: torch.nn.Module, inputs: Sequence[tuple[torch.Tensor, ...]], key: Mapping[str, Any]
+) -> tuple[list[np.ndarray], float, str]:
+    """Float32 CPU outputs of the untouched model, FLOPs per sample counted by torch (cached
+    under ``key`` and the model's structure, see flops.py) and how the count was obtained."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    outs = []
-    flops = 0.0
+    from flagbench.flops import counted, structure_digest
+
+    first, *rest = inputs
     with torch.inference_mode():
-        for i, batch in enumerate(inputs):
-            if i == 0:
-                with FlopCounterMode(display=False) as counter:
-                    outs.append(_as_arrays(model(*batch)))
-                flops = counter.get_total_flops() / batch[0].shape[0]
-            else:
-                outs.append(_as_arrays(model(*batch)))
-    return _concat(outs), float(flops)
+        key = {**key, "structure": structure_digest([model], first)}
+        out, flops, how = counted(key, lambda: _as_arrays(model(*first)))
+        outs = [out, *(_as_arrays(model(*batch)) for batch in rest)]
+    return _concat(outs), flops / first[0].shape[0], how
 
 
 def _fidelity(
@@ -284,8 +281,12 @@ class Runner:
         samples = FIDELITY_MIN_SAMPLES if generation is None else fidelity_requests(generation)
         batches = math.ceil(samples / spec.batch_size)
         fid_inputs = [case.make_inputs(spec.batch_size, FIDELITY_SEED + i) for i in range(batches)]
-        reference, flops = (_reference(model, fid_inputs) if generation is None
-                            else reference_generation(generation, fid_inputs))
+        flops_key = {"case": case.name, "options": [list(kv) for kv in spec.options]}
+        reference, flops, flops_how = (
+            _reference(model, fid_inputs, flops_key) if generation is None
+            else reference_generation(generation, fid_inputs, flops_key))
+        environment["flops"] = {"method": "torch.utils.flop_counter.FlopCounterMode",
+                                "source": flops_how}
 
         phase("prepare", f"preparing on {spec.vendor}")
         workload = Workload(case=case, spec=spec, model=model)

@@ -36,7 +36,9 @@ def test_unknown_option_is_refused_with_the_known_ones(plugin_site: Path) -> Non
                            case_options={"tiny-mlp": {"width": "3"}}), Registry.discover())
 
 
-def test_the_option_changes_the_model_and_is_stored(flagbench, quick, tmp_path: Path) -> None:
+def test_the_option_changes_the_model_and_is_stored(flagbench, quick, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLAGBENCH_CACHE", str(tmp_path / "cache"))  # an empty FLOP cache
     db = tmp_path / "o.db"
     out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "-o", "hidden=100",
                     "--db", str(db), *quick)
@@ -47,6 +49,18 @@ def test_the_option_changes_the_model_and_is_stored(flagbench, quick, tmp_path: 
     assert run.spec["options"] == [["activation", "relu"], ["hidden", 100]]
     # 16→100 and 100→10 linear layers: 2·(16·100 + 100·10) FLOPs per sample
     assert run.metric("flops_per_sample") == 2 * (16 * 100 + 100 * 10)
+    # A second width is counted afresh; the first width again comes from the FLOP cache.
+    for hidden in (50, 100):
+        out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "-o", f"hidden={hidden}",
+                        "--db", str(db), *quick)
+        assert out.returncode == 0, out.stderr
+    store = Store.open(str(db), create=False)
+    hundred, fifty, _ = store.runs()  # newest first
+    store.close()
+    assert fifty.metric("flops_per_sample") == 2 * (16 * 50 + 50 * 10)
+    assert hundred.metric("flops_per_sample") == run.metric("flops_per_sample")
+    assert [r.environment["flops"]["source"] for r in (run, fifty, hundred)] == [
+        "counted", "counted", "cache"]
 
 
 def test_list_shows_case_options(flagbench) -> None:

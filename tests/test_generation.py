@@ -76,7 +76,7 @@ def setup() -> Any:
     case = GptDecodeCase().with_options({"prompt_len": 6, "new_tokens": 4})
     gen = case.generation(case.build_model())
     prompts = [case.make_inputs(1, 100 + i) for i in range(2)]
-    reference, flops = reference_generation(gen, prompts)
+    reference, flops, _ = reference_generation(gen, prompts, {"case": "test"})
     return gen, prompts, reference, flops
 
 

@@ -291,3 +291,27 @@ def test_queries_filter_by_every_field_and_stay_newest_first(db_url: str) -> Non
     assert bulk[ids[0]] == list(store.samples(ids[0])) and bulk[999] == []
     assert store.power_samples_for([ids[0]]) == {ids[0]: []}
     store.close()
+
+
+def test_spool_replay_writes_only_the_runs_spooled_for_that_database(
+        tmp_path: Path, spool_dir: Path, flagbench) -> None:
+    from flagbench.store import spool
+    from flagbench.store.record import record_of
+
+    here, there = tmp_path / "here.db", tmp_path / "there.db"
+    spool.put(record_of(_ok_result()), str(here), "disk full")
+    spool.put(record_of(_ok_result()), str(there), "disk full")
+    first = flagbench("spool", "--replay", "--db", str(here))
+    assert first.returncode == 0, first.stderr
+    assert "1 run(s) written" in first.stdout and "1 for other databases" in first.stdout
+    assert f"spooled for {there}" in first.stdout
+    assert len(list(spool_dir.glob("*.json"))) == 1
+    everything = flagbench("spool", "--replay", "--all", "--db", str(here))
+    assert everything.returncode == 0 and "1 run(s) written" in everything.stdout
+    assert list(spool_dir.glob("*.json")) == []
+    store = Store.open(str(here), create=False)
+    assert len(store.runs()) == 2
+    store.close()
+    assert not there.exists()
+    listing = flagbench("spool", "--all")
+    assert listing.returncode == 2 and "--all applies to --replay only" in listing.stderr
