@@ -2,7 +2,7 @@
 torch loop script (benchmarks/plain_torch_loop.py), each in a fresh process: medians, their
 run-to-run coefficient of variation, and each flagbench run's wall time.
 
-Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 12]
+Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 15]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ HERE = Path(__file__).parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--plain-seconds", type=float, default=12.0)
+    parser.add_argument("--plain-seconds", type=float, default=15.0,
+                        help="the plain loop's timed window; default: flagbench's default maximum")
     args = parser.parse_args()
     db = Path(tempfile.mkdtemp()) / "bench.db"
     fb, plain, walls = [], [], []

@@ -7,9 +7,12 @@ between windows a few seconds apart, so two 6 s windows side by side compare the
 moments, not the harnesses (the last stop's 4 rounds of 6 s gave ratios from 0.90 to 0.98).
 Here each side gets many short windows, alternating A B / B A, so both sample the same drift;
 the figure is the ratio of the two sides' pooled medians (every timed iteration of every
-window), with a 95% bootstrap interval that resamples whole rounds.
+window), with a 95% bootstrap interval that resamples whole rounds. By default a window is
+one timed iteration: flagbench's loop runs its one untimed first iteration and one timed
+one, and blocked_autorange its block-size probe (one untimed iteration, giving blocks of
+one) and one timed block, so the two sides alternate iteration by iteration.
 
-Usage: python benchmarks/harness_overhead.py [--case resnet50] [--rounds 60] [--window 0.5]
+Usage: python benchmarks/harness_overhead.py [--case resnet50] [--rounds 300] [--window 0]
 """
 
 from __future__ import annotations
@@ -79,17 +82,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", default="resnet50")
     parser.add_argument("--vendor", default="cpu")
-    parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--window", type=float, default=0.5,
-                        help="seconds per window per side (default 0.5)")
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--window", type=float, default=0.0,
+                        help="seconds per window per side (default 0: one timed iteration)")
     args = parser.parse_args()
 
     registry = Registry.discover()
     case, vendor = registry.case(args.case), registry.vendor(args.vendor)
     # No warm-up beyond the loop's own first iteration (kept apart, as Timer's block-size
     # estimate is): the session is warmed once below and stays warm between windows.
+    window = max(args.window, 1e-9)
     config = MeasureConfig(warmup_s=0.0, min_warmup_iters=0, min_iters=1,
-                           min_time_s=args.window, max_time_s=args.window, target_ci=0.0)
+                           min_time_s=window, max_time_s=window, target_ci=0.0)
     spec = RunSpec(vendor=args.vendor, case=args.case, measure=config)
     session = vendor.prepare(Workload(case=case, spec=spec, model=case.build_model()))
     loaded = session.load(case.make_inputs(1, 0))
@@ -105,7 +109,7 @@ def main() -> None:
                      num_threads=torch.get_num_threads())
 
     def timer_side() -> list[float]:
-        return list(timer.blocked_autorange(min_run_time=args.window).times)
+        return list(timer.blocked_autorange(min_run_time=window).times)
 
     def poller_side() -> list[float]:
         poller = PowerPoller(lambda: 100.0, source="fake", scope="board")
