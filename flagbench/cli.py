@@ -266,7 +266,7 @@ def _run_matrix(specs: list[RunSpec], runner: Runner, db: str | None, rounds: in
                 break
     try:
         stored = [store.run(i) for i in ids]
-        out.print(console.runs_table(stored, "results"))
+        out.print(console.runs_table(stored, "results", width=out.width))
     except StoreError as exc:
         stored = []
         out.print(f"cannot read the results back: {exc}", markup=False)
@@ -427,7 +427,7 @@ def history(db: str | None, limit: int, vendor: str | None, case: str | None) ->
     steps = [s for s in find_all_steps(everything) if (s.vendor, s.cell.case) in listed]
     out = console.console()
     out.print(console.runs_table(runs, f"last {len(runs)} run(s) in {store.label}",
-                                 step_runs={s.run_id for s in steps}))
+                                 step_runs={s.run_id for s in steps}, width=out.width))
     if steps:
         out.print(console.steps_table(steps, "step changes"))
     return 0

@@ -79,25 +79,56 @@ def _status(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
+#: Columns of the run table: (title, justify, drop order on a narrow console; 0 = never).
+_RUN_COLUMNS = (
+    ("id", "right", 0), ("vendor", "left", 0), ("case", "left", 0), ("scenario", "left", 5),
+    ("bs", "right", 0), ("prec", "left", 0), ("status", "left", 0), ("p50 ms", "right", 0),
+    ("CI p50", "right", 8), ("p90 ms", "right", 3), ("p99 ms", "right", 4),
+    ("samples/s", "right", 6), ("fidelity", "left", 7), ("accuracy", "left", 2),
+    ("achieved", "left", 1), ("reason", "left", 0),
+)
+#: Width the reason column keeps, at least, when the others are fitted to the console.
+_REASON_MIN = 24
+
+
+def _visible(cell: str) -> int:
+    from rich.text import Text
+
+    return Text.from_markup(cell).cell_len
+
+
+def fit_columns(rows: Sequence[Sequence[str]], width: int | None) -> list[int]:
+    """Indices of the run-table columns to show: columns with nothing in any row are left
+    out, and on a console too narrow for the rest, the least needed go first (p90/p99,
+    achieved, accuracy …; never id, vendor, case, batch, precision, status, p50 or reason)."""
+    keep = [i for i, (_, _, order) in enumerate(_RUN_COLUMNS)
+            if order == 0 or any(row[i] != "—" for row in rows)]
+    if width is None:
+        return keep
+
+    def needed(cols: list[int]) -> int:
+        # Each column takes its widest cell plus 3 for padding and the border.
+        return sum(max([len(_RUN_COLUMNS[i][0])] + [_visible(r[i]) for r in rows]) + 3
+                   for i in cols if _RUN_COLUMNS[i][0] != "reason") + _REASON_MIN + 4
+    for i in sorted((i for i in keep if _RUN_COLUMNS[i][2]), key=lambda i: _RUN_COLUMNS[i][2]):
+        if needed(keep) <= width:
+            break
+        keep.remove(i)
+    return keep
+
+
 def runs_table(runs: Sequence[StoredRun], title: str,
-               step_runs: Collection[int] = ()) -> Table:
+               step_runs: Collection[int] = (), width: int | None = None) -> Table:
     """The result table printed after ``run`` and by ``history``; ``step_runs`` are marked
-    as the first run after a step change in their series."""
+    as the first run after a step change in their series. Given the console's ``width``,
+    the table leaves out what does not fit (``fit_columns``) and its title says so."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for col, justify in [
-        ("id", "right"), ("vendor", "left"), ("case", "left"), ("scenario", "left"),
-        ("bs", "right"), ("prec", "left"), ("status", "left"), ("p50 ms", "right"),
-        ("CI p50", "right"),
-        ("p90 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"),
-        ("fidelity", "left"), ("accuracy", "left"), ("achieved", "left"), ("reason", "left"),
-    ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    rows = []
     for r in runs:
         tput = r.metric("throughput_sps")
-        table.add_row(
+        rows.append((
             str(r.id), escape(r.vendor), escape(r.case), _scenario(r), str(r.batch_size),
             r.precision,
             _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
@@ -105,7 +136,18 @@ def runs_table(runs: Sequence[StoredRun], title: str,
             "—" if tput is None else f"{tput:.1f}", _fidelity(r), _accuracy(r), _achieved(r),
             escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings)
             + (" [bold magenta]◆ step change from here[/]" if r.id in step_runs else ""),
-        )
+        ))
+    shown = fit_columns(rows, width)
+    hidden = [name for i, (name, _, order) in enumerate(_RUN_COLUMNS)
+              if i not in shown and any(row[i] != "—" for row in rows)]
+    if hidden:
+        title += f" ({', '.join(hidden)} hidden to fit; `flagbench show ID` has every figure)"
+    table = Table(title=title, title_justify="left")
+    for i in shown:
+        name, justify, _ = _RUN_COLUMNS[i]
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
     return table
 
 
