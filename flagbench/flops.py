@@ -2,9 +2,10 @@
 
 Counting is not free: FlopCounterMode's module hooks import ``torch._dynamo`` on first use,
 about 1.8 s in every fresh process on the development machine, a fifteenth of a default
-ResNet-50 CPU run. The count depends only on the models' structure, the input shapes and
-what the case does with them (its name and options), so it is cached under a digest of
-those and of torch's version; the weights' values do not change it.
+ResNet-50 CPU run. For the static graphs of flagbench's cases the count depends only on the
+models' structure, the input shapes and what the case does with them (its name and
+options), so it is cached under a digest of those, torch's version and the caller's key
+(the runner adds a ``--weights`` checkpoint's digest).
 """
 
 from __future__ import annotations

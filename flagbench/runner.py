@@ -281,7 +281,9 @@ class Runner:
         samples = FIDELITY_MIN_SAMPLES if generation is None else fidelity_requests(generation)
         batches = math.ceil(samples / spec.batch_size)
         fid_inputs = [case.make_inputs(spec.batch_size, FIDELITY_SEED + i) for i in range(batches)]
-        flops_key = {"case": case.name, "options": [list(kv) for kv in spec.options]}
+        # The weights' digest too, for a model whose path depends on its weights (routing).
+        flops_key = {"case": case.name, "options": [list(kv) for kv in spec.options],
+                     "weights": environment["weights"].get("sha256")}
         reference, flops, flops_how = (
             _reference(model, fid_inputs, flops_key) if generation is None
             else reference_generation(generation, fid_inputs, flops_key))
