@@ -1,11 +1,13 @@
 """Is one set of latencies faster than another, and can the difference be trusted?
 
-The ratio of medians with a seeded bootstrap 95% interval, and a Mann-Whitney U test on the
-raw per-iteration samples. Used by the report's speed-ups and by ``flagbench compare``.
+The ratio of medians with a seeded bootstrap 95% interval (widened to cover drift within and
+between runs, ``compare_runs``), and a Mann-Whitney U test on the raw per-iteration
+samples. Used by the report's speed-ups and by ``flagbench compare``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +98,24 @@ def compare_samples(a: Sequence[float], b: Sequence[float],
                       n_b=int(xb.size))
 
 
+def compare_runs(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
+                 seed: int = BOOTSTRAP_SEED) -> Comparison:
+    """Compare two sides given run by run (each run's latencies in the order taken).
+
+    The bootstrap and the U test treat every iteration as independent, and on a drifting
+    machine they are not: two runs of the same thing can then differ "significantly". So
+    the interval is the wider of the bootstrap's and one built from each side's
+    drift-aware median interval (batch medians within a run, round medians across runs,
+    ``rounds.pooled_stats``), their relative half-widths added in quadrature.
+    """
+    from flagbench.rounds import pooled_stats
+
+    c = compare_samples([x for run in a for x in run], [x for run in b for x in run], seed)
+    half = math.hypot(pooled_stats(a).ci_rel_halfwidth, pooled_stats(b).ci_rel_halfwidth)
+    return dataclasses.replace(c, ci_low=min(c.ci_low, c.ratio * (1 - half)),
+                               ci_high=max(c.ci_high, c.ratio * (1 + half)))
+
+
 def _chunk_sizes(total: int, n: int) -> list[int]:
     # Few large draws for small samples (per-call overhead dominates), bounded memory for big.
     step = max(1, min(total, _CHUNK_INDICES // n))
@@ -154,12 +174,12 @@ def compare_sets(a_runs: Sequence[StoredRun], b_runs: Sequence[StoredRun],
         note = _missing(a_side, "A") or _missing(b_side, "B")
         comparison = None
         if not note:
-            pa = [s for r in a_side if r.status == "ok" for s in samples[r.id]]
-            pb = [s for r in b_side if r.status == "ok" for s in samples[r.id]]
-            if len(pa) < 2 or len(pb) < 2:
+            pa = [samples[r.id] for r in a_side if r.status == "ok"]
+            pb = [samples[r.id] for r in b_side if r.status == "ok"]
+            if sum(map(len, pa)) < 2 or sum(map(len, pb)) < 2:
                 note = "fewer than two samples on a side"
             else:
-                comparison = compare_samples(pa, pb)
+                comparison = compare_runs(pa, pb)
         out.append(PairedCell(label, a_ids, b_ids, comparison, note))
     return out
 

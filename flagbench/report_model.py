@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from flagbench.compare import Comparison, compare_samples
+from flagbench.compare import Comparison, compare_runs
 from flagbench.selection import CellKey, cell_key
 from flagbench.store import StoredRun
 
@@ -147,7 +147,7 @@ def _cell(run: StoredRun, older: int, is_baseline: bool, base: StoredRun | None,
     if run.status == "ok" and base is not None and base.id != run.id:
         a, b = samples.get(base.id, ()), samples.get(run.id, ())
         if len(a) >= 2 and len(b) >= 2:
-            comparison = compare_samples(a, b)
+            comparison = compare_runs([a], [b])
         else:
             why = "too few samples to compare"
     elif run.status == "ok" and base is None and baseline and not is_baseline:

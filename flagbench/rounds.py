@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ class CombinedCell:
     spec: RunSpec
     rounds: int
     pooled: LatencyStats
-    """Statistics over every sample of every ok round."""
+    """Statistics over every sample of every ok round; the median's interval also covers
+    the spread of the round medians (``round_interval``)."""
     round_medians: tuple[float, ...]
 
     @property
@@ -29,15 +31,43 @@ class CombinedCell:
         return statistics.stdev(self.round_medians) / statistics.mean(self.round_medians)
 
 
+def round_interval(median: float, round_medians: Sequence[float]) -> tuple[float, float]:
+    """95% interval of the pooled median from the round medians alone: median ± t(R-1) ×
+    their standard deviation / √R.
+
+    Each round is a fresh process, and on a shared machine a process can keep a fast or a
+    slow state for its whole life (measured: 96-101 against 130-135 ms for the same
+    ResNet-50 loop); the samples of one round then say nothing about the next, and only the
+    rounds' own spread does. Two rounds that disagree give a wide interval, as they should.
+    """
+    from scipy.stats import t
+
+    r = len(round_medians)
+    half = float(t.ppf(0.975, r - 1)) * statistics.stdev(round_medians) / r ** 0.5
+    return median - half, median + half
+
+
+def pooled_stats(runs: Sequence[Sequence[float]]) -> LatencyStats:
+    """Statistics over every sample of ``runs`` (each run's samples in the order taken);
+    with several runs, the median's interval is widened to cover ``round_interval``."""
+    pooled = summarize([x for run in runs for x in run])
+    if len(runs) < 2:
+        return pooled
+    lo, hi = round_interval(pooled.median, [statistics.median(run) for run in runs])
+    return dataclasses.replace(pooled, ci_low=min(pooled.ci_low, lo),
+                               ci_high=max(pooled.ci_high, hi))
+
+
 def combine_rounds(results: Sequence[RunResult]) -> list[CombinedCell]:
-    """Pool the ok runs of each cell, in first-seen order; cells with no ok run are left out."""
+    """Pool the ok runs of each cell (``pooled_stats``), in first-seen order; cells with no
+    ok run are left out."""
     cells: dict[tuple[str, str, int, str, str], list[RunResult]] = {}
     for r in results:
         if r.status is Status.OK and r.measurement is not None:
             cells.setdefault(r.spec.cell, []).append(r)
     combined = []
     for runs in cells.values():
-        samples = [x for r in runs for x in (r.measurement.samples if r.measurement else ())]
+        samples = [r.measurement.samples for r in runs if r.measurement]
         medians = tuple(r.measurement.stats.median for r in runs if r.measurement)
-        combined.append(CombinedCell(runs[0].spec, len(runs), summarize(samples), medians))
+        combined.append(CombinedCell(runs[0].spec, len(runs), pooled_stats(samples), medians))
     return combined

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
 import pytest
 from seeding import not_run, ok_run
 
-from flagbench.compare import compare_samples, compare_sets
+from flagbench.compare import compare_runs, compare_samples, compare_sets
 from flagbench.result import Status
 from flagbench.store import Store
 
@@ -31,6 +32,36 @@ def test_same_distribution_is_within_noise() -> None:
     c = compare_samples(_noisy(0.050, 200, 3), _noisy(0.050, 200, 4))
     assert not c.significant and c.verdict == "within noise"
     assert c.ci_low <= 1.0 <= c.ci_high
+
+
+def _drifting(median: float, seed: int, n: int = 300, phi: float = 0.95) -> list[float]:
+    """Timings that share most of the previous one's deviation, as on a drifting machine."""
+    rng = random.Random(seed)
+    x, out = 0.0, []
+    for _ in range(n):
+        x = phi * x + rng.gauss(0, 0.03 * math.sqrt(1 - phi * phi))
+        out.append(median * (1 + x))
+    return out
+
+
+def test_drift_is_not_called_a_difference() -> None:
+    # Twenty pairs of runs of the same thing on a drifting machine: treating iterations as
+    # independent calls most of them different; the run-aware comparison does not.
+    pairs = [(_drifting(0.05, s), _drifting(0.05, s + 1)) for s in range(1, 40, 2)]
+    assert sum(compare_samples(a, b).significant for a, b in pairs) >= 10
+    assert sum(compare_runs([a], [b]).significant for a, b in pairs) <= 3  # 5% nominal
+    # A real 20% difference under the same drift still shows.
+    real = compare_runs([_drifting(0.05, 1)], [_drifting(0.04, 2)])
+    assert real.significant and real.verdict == "faster"
+
+
+def test_runs_that_disagree_widen_the_interval() -> None:
+    fast, slow = _noisy(0.050, 100, 7, 0.002), _noisy(0.065, 100, 8, 0.002)
+    steady = compare_runs([fast, _noisy(0.050, 100, 9, 0.002)], [_noisy(0.050, 100, 10, 0.002)])
+    split = compare_runs([fast, slow], [_noisy(0.050, 100, 10, 0.002)])
+    assert steady.ci_high - steady.ci_low < 0.02
+    assert split.ci_high - split.ci_low > 0.3  # two processes 30% apart settle nothing
+    assert not split.significant
 
 
 def test_seeded_bootstrap_is_reproducible() -> None:

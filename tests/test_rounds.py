@@ -50,6 +50,21 @@ def test_combine_pools_samples_and_reports_drift() -> None:
     assert a.between_rounds_cv == pytest.approx(0.0673, rel=0.01)
 
 
+def test_pooled_interval_covers_rounds_that_disagree() -> None:
+    # Each round is steady on its own (its own interval is tight), but the second process
+    # ran 30% slower: the pooled median's interval has to say that two rounds cannot
+    # settle it, instead of treating the 60 samples as independent.
+    fast = tuple(0.100 + 0.0001 * (i % 3) for i in range(30))
+    slow = tuple(0.130 + 0.0001 * (i % 3) for i in range(30))
+    (disagree,) = combine_rounds([_ok("a", 1, fast), _ok("a", 2, slow)])
+    assert disagree.pooled.ci_low <= 0.100 and disagree.pooled.ci_high >= 0.130
+    again = tuple(x * 1.002 for x in fast)
+    (agree,) = combine_rounds([_ok("a", 1, fast), _ok("a", 2, again), _ok("a", 3, fast)])
+    assert agree.pooled.ci_rel_halfwidth < 0.01
+    (one,) = combine_rounds([_ok("a", 1, fast)])
+    assert one.pooled == summarize(fast)
+
+
 def test_cli_rounds(flagbench, quick, tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     out = flagbench("run", "--vendor", "cpu,ort-cpu", "--case", "tiny-mlp", "--rounds", "2",
