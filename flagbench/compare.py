@@ -106,14 +106,18 @@ def compare_runs(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
     machine they are not: two runs of the same thing can then differ "significantly". So
     the interval is the wider of the bootstrap's and one built from each side's
     drift-aware median interval (batch medians within a run, round medians across runs,
-    ``rounds.pooled_stats``), their relative half-widths added in quadrature.
+    ``rounds.pooled_stats``), combined in quadrature on the log scale.
     """
     from flagbench.rounds import pooled_stats
 
     c = compare_samples([x for run in a for x in run], [x for run in b for x in run], seed)
-    half = math.hypot(pooled_stats(a).ci_rel_halfwidth, pooled_stats(b).ci_rel_halfwidth)
-    return dataclasses.replace(c, ci_low=min(c.ci_low, c.ratio * (1 - half)),
-                               ci_high=max(c.ci_high, c.ratio * (1 + half)))
+    sa, sb = pooled_stats(a), pooled_stats(b)
+    # On the log scale, each end from the sides' matching ends (B low with A high, and the
+    # reverse), the two added in quadrature: intervals may be lopsided once rounds disagree.
+    down = math.hypot(math.log(sa.ci_high / sa.median), math.log(sb.median / sb.ci_low))
+    up = math.hypot(math.log(sa.median / sa.ci_low), math.log(sb.ci_high / sb.median))
+    return dataclasses.replace(c, ci_low=min(c.ci_low, c.ratio * math.exp(-down)),
+                               ci_high=max(c.ci_high, c.ratio * math.exp(up)))
 
 
 def _chunk_sizes(total: int, n: int) -> list[int]:

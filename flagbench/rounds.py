@@ -54,8 +54,10 @@ def pooled_stats(runs: Sequence[Sequence[float]]) -> LatencyStats:
     if len(runs) < 2:
         return pooled
     lo, hi = round_interval(pooled.median, [statistics.median(run) for run in runs])
-    return dataclasses.replace(pooled, ci_low=min(pooled.ci_low, lo),
-                               ci_high=max(pooled.ci_high, hi))
+    # Kept within the samples' range: two rounds that disagree widely say "somewhere
+    # between them", not a negative latency.
+    return dataclasses.replace(pooled, ci_low=max(pooled.min, min(pooled.ci_low, lo)),
+                               ci_high=min(pooled.max, max(pooled.ci_high, hi)))
 
 
 def combine_rounds(results: Sequence[RunResult]) -> list[CombinedCell]:

@@ -76,7 +76,8 @@ def _interval_and_median(samples: Sequence[float]) -> tuple[float, float, float]
     half = batch_median_halfwidth(samples)
     if half is None:
         return lo, hi, med
-    return min(lo, med - half), max(hi, med + half), med
+    # Kept within the timings' range, as the order-statistic interval always is.
+    return max(s[0], min(lo, med - half)), min(s[-1], max(hi, med + half)), med
 
 
 def median_interval(samples: Sequence[float]) -> tuple[float, float]:
