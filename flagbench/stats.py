@@ -69,8 +69,10 @@ def batch_median_halfwidth(samples: Sequence[float]) -> float | None:
     return _T95_9DF * sd / math.sqrt(_BATCHES)
 
 
-def _interval_and_median(samples: Sequence[float]) -> tuple[float, float, float]:
-    s = sorted(samples)
+def _interval_and_median(samples: Sequence[float],
+                         s: Sequence[float] | None = None) -> tuple[float, float, float]:
+    # ``s``: the samples already sorted, where the caller has them.
+    s = sorted(samples) if s is None else s
     lo, hi = median_ci(s)
     med = percentile(s, 50)
     half = batch_median_halfwidth(samples)
@@ -143,8 +145,7 @@ def summarize(samples: Sequence[float]) -> LatencyStats:
     n = len(s)
     mean = math.fsum(s) / n
     var = math.fsum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
-    lo, hi = median_interval(samples)
-    med = percentile(s, 50)
+    lo, hi, med = _interval_and_median(samples, s)
     q1, q3 = percentile(s, 25), percentile(s, 75)
     fence_lo, fence_hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     return LatencyStats(
