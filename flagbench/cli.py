@@ -382,8 +382,9 @@ def _describe(query: RunQuery, latest: bool) -> str:
               help="HTML file to write.")
 @_filter_options
 @click.option("--latest", is_flag=True,
-              help="Only the newest run of each host × vendor × case × spec (history charts "
-              "still use every matching run).")
+              help="Only the newest run of each host × vendor × case × spec, with the other "
+              "rounds of its `flagbench run --rounds` (history charts still use every "
+              "matching run).")
 @click.option("--baseline", default="cpu", show_default=True,
               help="Vendor that speed-ups are measured against ('' for none).")
 def report(db: str | None, out_path: str, cases: tuple[str, ...], vendors: tuple[str, ...],
@@ -398,7 +399,7 @@ def report(db: str | None, out_path: str, cases: tuple[str, ...], vendors: tuple
     query = _query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
     matching = store.runs(query=query)
-    runs = newest_runs(matching) if latest else matching
+    runs = newest_runs(matching, with_rounds=True) if latest else matching
     options = ReportOptions(baseline=baseline.strip() or None, filters=_describe(query, latest))
     html = render_report(runs, store.label, store, options, history_runs=matching)
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -140,6 +141,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
         for precision in request.precisions
     ]
     specs = []
+    matrix_id = uuid.uuid4().hex[:12]
     for r in range(1, request.rounds + 1):
         # A B, B A, A B …: a linear drift of the machine then weighs on every cell alike.
         order = matrix if r % 2 == 1 else matrix[::-1]
@@ -147,6 +149,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
             RunSpec(vendor=vendor, case=case, batch_size=bs, precision=precision,
                     scenario=scenario, measure=request.measure,
                     weights=request.weights.get(case), tags=request.tags, round=r,
+                    matrix_id=matrix_id,
                     target_qps=request.target_qps if scenario == "server" else None,
                     p99_bound_s=request.p99_bound_s if scenario == "server" else None,
                     find_max_qps=request.find_max_qps and scenario == "server",

@@ -86,7 +86,7 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
     opts = options or ReportOptions()
     ordered = sorted(runs, key=lambda r: (r.started_at, r.id), reverse=True)
     bases = baseline_runs(ordered, opts.baseline)
-    cell_ids = {r.id for r in latest(ordered)} | {r.id for r in bases}
+    cell_ids = {r.id for r in latest(ordered, with_rounds=True)} | {r.id for r in bases}
     samples = store.samples_for(sorted(cell_ids))
     matrix = build_matrix(ordered, opts.baseline, samples)
     power = store.power_samples_for([r.id for r in matrix.cell_runs if r.status == "ok"])

@@ -3,11 +3,14 @@ and accuracy rows. Plain values for the template; escaping is left to Jinja."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flagbench.compare import Comparison, compare_runs
-from flagbench.selection import CellKey, cell_key
+from flagbench.rounds import pooled_stats
+from flagbench.selection import CellKey, by_series, cell_key, round_group, series_key
+from flagbench.stats import LatencyStats
 from flagbench.store import StoredRun
 
 RowKey = tuple[str, CellKey]  # host × cell
@@ -15,7 +18,8 @@ RowKey = tuple[str, CellKey]  # host × cell
 
 @dataclass(frozen=True)
 class MatrixCell:
-    """The newest run of one vendor in one row, with its speed-up against the baseline."""
+    """The newest run of one vendor in one row, pooled with the other rounds of the same
+    ``flagbench run --rounds``, with its speed-up against the baseline."""
 
     run: StoredRun
     headline: str
@@ -27,6 +31,9 @@ class MatrixCell:
     vs: str = ""
     no_comparison: str = ""
     """Why there is no speed-up where one was expected."""
+    rounds: tuple[StoredRun, ...] = ()
+    """The ok rounds pooled into the headline and the speed-up, in round order; empty when
+    the newest run stands alone."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ def headline(run: StoredRun) -> tuple[str, str]:
 
 def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
                  samples: Mapping[int, Sequence[float]]) -> Matrix:
-    """Newest run per row × vendor; speed-ups against ``baseline`` from raw samples.
+    """Newest run per row × vendor, pooled with its other rounds (``round_group``);
+    speed-ups against ``baseline`` from raw samples.
 
     The baseline is the baseline vendor's run in the same row, or, when that is not ok, its
     fp32 run of the same case, scenario, batch size and host (named in the cell)."""
@@ -102,15 +110,19 @@ def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
             if run is None:
                 cells.append(None)
                 continue
-            cells.append(_cell(run, len(grouped[(host, key)][v]) - 1, v == baseline,
-                               base_run, vs, samples, baseline))
+            group = round_group(run, grouped[(host, key)][v])
+            base_group = ([] if base_run is None else round_group(
+                base_run, grouped[(host, cell_key(base_run))][base_run.vendor]))
+            cells.append(_cell(group, len(grouped[(host, key)][v]) - len(group),
+                               v == baseline, base_group, vs, samples, baseline))
         rows.append(MatrixRow(host, key, cells))
     return Matrix(vendors, baseline if baseline in vendors else None, rows,
                   show_host=len({r.hostname for r in runs}) > 1)
 
 
 def baseline_runs(runs: Sequence[StoredRun], baseline: str | None) -> list[StoredRun]:
-    """The runs a matrix over ``runs`` compares against (so their samples can be read)."""
+    """The runs a matrix over ``runs`` compares against, with their other rounds (so their
+    samples can be read)."""
     if not baseline:
         return []
     newest: dict[RowKey, dict[str, StoredRun]] = {}
@@ -119,11 +131,12 @@ def baseline_runs(runs: Sequence[StoredRun], baseline: str | None) -> list[Store
         if r.vendor not in slot or (r.started_at, r.id) > (slot[r.vendor].started_at,
                                                            slot[r.vendor].id):
             slot[r.vendor] = r
-    out = {}
+    out: dict[int, StoredRun] = {}
+    series = by_series(runs)
     for host, key in newest:
         run, _ = _baseline_for(newest, host, key, baseline)
         if run is not None:
-            out[run.id] = run
+            out.update((r.id, r) for r in round_group(run, series[series_key(run)]))
     return list(out.values())
 
 
@@ -140,20 +153,52 @@ def _baseline_for(newest: Mapping[RowKey, Mapping[str, StoredRun]], host: str, k
     return None, ""
 
 
-def _cell(run: StoredRun, older: int, is_baseline: bool, base: StoredRun | None, vs: str,
-          samples: Mapping[int, Sequence[float]], baseline: str | None) -> MatrixCell:
+def _samples_of(runs: Iterable[StoredRun], samples: Mapping[int, Sequence[float]]
+                ) -> list[Sequence[float]]:
+    return [x for x in (samples.get(r.id, ()) for r in runs) if len(x) >= 2]
+
+
+def pooled_headline(group: Sequence[StoredRun], pooled: LatencyStats) -> tuple[str, str]:
+    """The headline of a cell pooled over rounds: the pooled median (latency) or the median
+    of the rounds' rates (throughput), and each round's figure beside it."""
+    medians = ", ".join(_ms(r.metric("latency_median_s")) for r in group)
+    round_p50 = [m for m in (r.metric("latency_median_s") for r in group) if m]
+    cv = (statistics.stdev(round_p50) / statistics.mean(round_p50)
+          if len(round_p50) >= 2 else 0.0)
+    spread = f"between rounds CV {cv * 100:.1f}%"
+    if group[0].scenario == "throughput":
+        rates = [t for t in (r.metric("throughput_sps") for r in group) if t is not None]
+        head = f"{statistics.median(rates):,.1f}/s" if rates else "—"
+        return head, (f"median of {len(group)} rounds ({', '.join(f'{t:,.1f}' for t in rates)}"
+                      f"/s) · pooled p50 {_ms(pooled.median)} · {spread}")
+    return _ms(pooled.median), (f"{len(group)} rounds pooled (p50 {medians}) · {spread} · "
+                                f"CI ±{pooled.ci_rel_halfwidth * 100:.1f}%")
+
+
+def _cell(group: Sequence[StoredRun], older: int, is_baseline: bool,
+          base: Sequence[StoredRun], vs: str, samples: Mapping[int, Sequence[float]],
+          baseline: str | None) -> MatrixCell:
+    run = max(group, key=lambda r: (r.started_at, r.id))
     head, detail = headline(run)
+    pooled_runs: tuple[StoredRun, ...] = ()
+    own = _samples_of(group, samples)
+    # The server scenario stays per run: its rate search and bound verdict are per process.
+    if len(group) > 1 and run.scenario != "server" and len(own) == len(group):
+        pooled_runs = tuple(group)
+        head, detail = pooled_headline(group, pooled_stats(own))
     comparison, why = None, ""
-    if run.status == "ok" and base is not None and base.id != run.id:
-        a, b = samples.get(base.id, ()), samples.get(run.id, ())
-        if len(a) >= 2 and len(b) >= 2:
-            comparison = compare_runs([a], [b])
+    base_run = max(base, key=lambda r: (r.started_at, r.id)) if base else None
+    if run.status == "ok" and base_run is not None and base_run.id != run.id:
+        a = _samples_of(base, samples)
+        b = own if pooled_runs else _samples_of([run], samples)
+        if a and b:
+            comparison = compare_runs(a, b)
         else:
             why = "too few samples to compare"
-    elif run.status == "ok" and base is None and baseline and not is_baseline:
+    elif run.status == "ok" and base_run is None and baseline and not is_baseline:
         why = f"no ok {baseline} run to compare with"
-    return MatrixCell(run, head, detail, older, is_baseline and base is not None
-                      and base.id == run.id, comparison, vs, why)
+    return MatrixCell(run, head, detail, older, is_baseline and base_run is not None
+                      and base_run.id == run.id, comparison, vs, why, pooled_runs)
 
 
 @dataclass(frozen=True)

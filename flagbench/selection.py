@@ -39,15 +39,44 @@ def series_key(run: StoredRun) -> tuple[str, str, CellKey]:
     return run.hostname, run.vendor, cell_key(run)
 
 
-def latest(runs: Iterable[StoredRun]) -> list[StoredRun]:
-    """The newest run of each host × vendor × cell, whatever its status, newest first."""
+def latest(runs: Iterable[StoredRun], with_rounds: bool = False) -> list[StoredRun]:
+    """The newest run of each host × vendor × cell, whatever its status, newest first; with
+    ``with_rounds``, also the other rounds of the ``flagbench run`` that made it."""
+    runs = list(runs)
     best: dict[tuple[str, str, CellKey], StoredRun] = {}
     for r in runs:
         key = series_key(r)
         old = best.get(key)
         if old is None or (r.started_at, r.id) > (old.started_at, old.id):
             best[key] = r
-    return sorted(best.values(), key=lambda r: (r.started_at, r.id), reverse=True)
+    chosen = {r.id: r for r in best.values()}
+    if with_rounds:
+        series = by_series(runs)
+        chosen.update((r.id, r) for newest in best.values()
+                      for r in round_group(newest, series[series_key(newest)]))
+    return sorted(chosen.values(), key=lambda r: (r.started_at, r.id), reverse=True)
+
+
+def by_series(runs: Iterable[StoredRun]) -> dict[tuple[str, str, CellKey], list[StoredRun]]:
+    """Runs grouped by ``series_key``, in the order given."""
+    out: dict[tuple[str, str, CellKey], list[StoredRun]] = {}
+    for r in runs:
+        out.setdefault(series_key(r), []).append(r)
+    return out
+
+
+def round_group(run: StoredRun, runs: Iterable[StoredRun]) -> list[StoredRun]:
+    """``run`` with the other ok rounds of the same ``flagbench run --rounds`` among ``runs``
+    (same host, vendor, cell and matrix id), in round order; just ``run`` when it is not ok
+    or was planned alone."""
+    matrix_id = run.spec.get("matrix_id")
+    if run.status != "ok" or not matrix_id:
+        return [run]
+    key = series_key(run)
+    group = {r.id: r for r in runs if r.status == "ok" and r.spec.get("matrix_id") == matrix_id
+             and series_key(r) == key}
+    group[run.id] = run
+    return sorted(group.values(), key=lambda r: (int(r.spec.get("round", 1)), r.started_at, r.id))
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,9 @@ class RunSpec:
     seed: int = 0
     round: int = 1
     """Which round of the matrix this run belongs to (``--rounds``), counted from 1."""
+    matrix_id: str = ""
+    """The ``flagbench run`` that planned this run: its rounds share it, so a report can pool
+    them ("" for runs planned by hand)."""
     target_qps: float | None = None
     """Arrival rate of the server scenario (requests per second)."""
     p99_bound_s: float | None = None

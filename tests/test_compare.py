@@ -62,6 +62,22 @@ def test_runs_that_disagree_widen_the_interval() -> None:
     assert steady.ci_high - steady.ci_low < 0.02
     assert split.ci_high - split.ci_low > 0.2  # two processes 30% apart settle nothing
     assert not split.significant
+    # The U test over the pooled samples alone would call it a difference; the p-value
+    # shown follows the widened interval instead, so the two never disagree.
+    assert compare_samples(fast + slow, _noisy(0.050, 100, 10, 0.002)).p_value < 0.001
+    assert split.p_value > 0.05
+
+
+def test_interval_p_value_reads_the_half_facing_one() -> None:
+    from flagbench.compare import Comparison, interval_p_value
+
+    # ratio 1.10 with its lower end at 1.00 on a symmetric log scale: p = 0.05 exactly.
+    lo = 1.10 / math.exp(math.log(1.10))
+    at_edge = Comparison(1.10, lo, 1.10 * 1.10, 0.5, 10, 10)
+    assert interval_p_value(at_edge) == pytest.approx(0.05, rel=1e-3)
+    faster = Comparison(0.8, 0.75, 0.85, 0.0, 10, 10)
+    assert interval_p_value(faster) < 1e-6
+    assert interval_p_value(Comparison(1.0, 0.9, 1.1, 0.0, 10, 10)) == pytest.approx(1.0)
 
 
 def test_seeded_bootstrap_is_reproducible() -> None:

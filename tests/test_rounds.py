@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -76,3 +77,62 @@ def test_cli_rounds(flagbench, quick, tmp_path: Path) -> None:
     store.close()
     assert [(r.vendor, r.spec["round"]) for r in runs] == [
         ("cpu", 1), ("ort-cpu", 1), ("ort-cpu", 2), ("cpu", 2)]
+    # One id for the whole invocation, so the report can pool its rounds.
+    (matrix_id,) = {r.spec["matrix_id"] for r in runs}
+    assert len(matrix_id) == 12
+
+
+def _round(vendor: str, r: int, median_s: float, matrix_id: str, hours: int) -> RunResult:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from seeding import ok_run
+
+    run = ok_run(vendor, "fp32", median_s, started=T + timedelta(hours=hours), seed=hours)
+    return replace(run, spec=replace(run.spec, round=r, matrix_id=matrix_id))
+
+
+def test_report_pools_the_rounds_of_one_invocation(tmp_path: Path) -> None:
+    from flagbench.compare import compare_runs
+    from flagbench.report import ReportOptions, render_report
+    from flagbench.selection import latest
+
+    store = Store.open(str(tmp_path / "r.db"))
+    old_cpu = store.save(_round("cpu", 1, 0.300, "", 0))  # an older run, planned alone
+    ids = {}
+    for r, (cpu, ort) in enumerate([(0.100, 0.050), (0.120, 0.060), (0.110, 0.055)], 1):
+        ids["cpu", r] = store.save(_round("cpu", r, cpu, "m1", 10 * r))
+        ids["ort-cpu", r] = store.save(_round("ort-cpu", r, ort, "m1", 10 * r + 1))
+    runs = store.runs()
+    html = render_report(runs, store.label, store, ReportOptions(baseline="cpu"))
+    samples = store.samples_for(sorted(ids.values()))
+    kept = {r.id for r in latest(runs, with_rounds=True)}
+    store.close()
+
+    cpu_cell = re.search(rf'data-run="{ids["cpu", 3]}">(.*?)</td>', html, re.S)
+    ort_cell = re.search(rf'data-run="{ids["ort-cpu", 3]}">(.*?)</td>', html, re.S)
+    assert cpu_cell and ort_cell
+    assert "3 rounds pooled" in cpu_cell.group(1) and "1 older" in cpu_cell.group(1)
+    assert all(f'href="#run-{ids["cpu", r]}"' in cpu_cell.group(1) for r in (1, 2, 3))
+    assert f'href="#run-{old_cpu}"' not in cpu_cell.group(1)
+    # The speed-up is over every round of both sides, not the newest pair alone.
+    pooled = compare_runs([samples[ids["cpu", r]] for r in (1, 2, 3)],
+                          [samples[ids["ort-cpu", r]] for r in (1, 2, 3)])
+    newest = compare_runs([samples[ids["cpu", 3]]], [samples[ids["ort-cpu", 3]]])
+    assert pooled.speedup_text() != newest.speedup_text()
+    assert html.count(pooled.speedup_text()) == 1
+    assert kept == set(ids.values())
+
+
+def test_report_shows_a_lone_newest_run_unpooled(tmp_path: Path) -> None:
+    from flagbench.report import ReportOptions, render_report
+
+    store = Store.open(str(tmp_path / "r.db"))
+    for r in (1, 2):
+        store.save(_round("cpu", r, 0.1, "m1", r))
+    alone = store.save(_round("cpu", 1, 0.2, "m2", 5))  # a newer one-round run
+    html = render_report(store.runs(), store.label, store, ReportOptions(baseline="cpu"))
+    store.close()
+    cell = re.search(rf'data-run="{alone}">(.*?)</td>', html, re.S)
+    assert cell and "pooled" not in cell.group(1) and f"run {alone}" in cell.group(1)
+    assert "2 older" in cell.group(1)
