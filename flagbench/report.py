@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from flagbench import __version__
 from flagbench.errors import FlagbenchError
-from flagbench.selection import latest
+from flagbench.selection import cell_key, latest
 from flagbench.store import StoredRun
 
 MAX_RUN_ROWS = 500
@@ -102,7 +102,8 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
         loader=PackageLoader("flagbench.reports", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters.update(fmt=_fmt, ms=_ms, tojson_pretty=_json, share=_share)
+    env.filters.update(fmt=_fmt, ms=_ms, tojson_pretty=_json, share=_share,
+                       case_label=lambda r: cell_key(r).case_label)
     return env.get_template("report.html.j2").render(
         matrix=matrix,
         efficiency=efficiency_rows(matrix.cell_runs),

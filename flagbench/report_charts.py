@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flagbench import charts
 from flagbench.regressions import Series, StepChange
 from flagbench.report_model import Matrix, accuracy_axis
+from flagbench.selection import cell_key
 from flagbench.store import StoredRun
 
 MAX_CHARTS = 6
@@ -41,7 +42,8 @@ def _group(runs: Sequence[StoredRun], *, with_batch: bool) -> dict[str, list[Sto
     out: dict[str, list[StoredRun]] = {}
     hosts = {r.hostname for r in runs}
     for r in runs:
-        parts = [r.case, r.scenario] + ([f"bs{r.batch_size}"] if with_batch else [])
+        parts = [cell_key(r).case_label, r.scenario] + ([f"bs{r.batch_size}"] if with_batch
+                                                        else [])
         if len(hosts) > 1:
             parts.append(f"on {r.hostname}")
         out.setdefault(" ".join(parts), []).append(r)

@@ -19,19 +19,28 @@ class CellKey(NamedTuple):
     batch_size: int
     precision: str
     target_qps: float | None
+    options: str = ""
+    """The case's options as "key=value,…" (every declared one, defaults included)."""
+
+    @property
+    def case_label(self) -> str:
+        """The case with its options: "bert[seq_len=128]"."""
+        return f"{self.case}[{self.options}]" if self.options else self.case
 
     @property
     def label(self) -> str:
         """A short human label: "resnet50 latency bs1 fp32"."""
         qps = f"@{self.target_qps:g}/s" if self.target_qps else ""
-        return f"{self.case} {self.scenario}{qps} bs{self.batch_size} {self.precision}"
+        return f"{self.case_label} {self.scenario}{qps} bs{self.batch_size} {self.precision}"
 
 
 def cell_key(run: StoredRun) -> CellKey:
-    """The cell a run belongs to; server runs at different rates are different cells."""
+    """The cell a run belongs to; server runs at different rates, and runs of a case with
+    different options (a GEMM's size, BERT's sequence length), are different cells."""
     qps = run.spec.get("target_qps") if run.scenario == "server" else None
+    options = ",".join(f"{k}={v}" for k, v in run.spec.get("options") or ())
     return CellKey(run.case, run.scenario, run.batch_size, run.precision,
-                   float(qps) if qps else None)
+                   float(qps) if qps else None, options)
 
 
 def series_key(run: StoredRun) -> tuple[str, str, CellKey]:

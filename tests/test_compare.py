@@ -121,3 +121,30 @@ def test_two_single_runs_compare_directly_across_vendors(db_path: Path) -> None:
     assert cell.comparison is not None and cell.comparison.verdict == "faster"
     assert not cell.regressed(0.0)
     store.close()
+
+
+def test_runs_with_other_case_options_are_other_cells(db_path: Path) -> None:
+    # A 1024 GEMM and a 2048 GEMM are not one thing measured twice: pairing or pooling them
+    # would call the size change a slow-down.
+    from dataclasses import replace
+
+    from flagbench.report import ReportOptions, render_report
+    from flagbench.selection import cell_key
+
+    def gemm(size: int, median: float, seed: int) -> int:
+        run = ok_run("cpu", "fp32", median, case="gemm", seed=seed)
+        return store.save(replace(run, spec=replace(run.spec, options=(("size", size),))))
+
+    store = Store.open(str(db_path))
+    small = [gemm(1024, 0.010, 1), gemm(1024, 0.010, 2)]
+    big = [gemm(2048, 0.080, 3), gemm(2048, 0.080, 4)]
+    runs = {r.id: r for r in store.runs()}
+    assert cell_key(runs[small[0]]).label == "gemm[size=1024] latency bs1 fp32"
+    cells = compare_sets([runs[i] for i in small], [runs[i] for i in big], store.samples_for)
+    assert {c.label.split(" · ", 1)[1] for c in cells} == {
+        "cpu · gemm[size=1024] latency bs1 fp32", "cpu · gemm[size=2048] latency bs1 fp32"}
+    assert all(c.comparison is None for c in cells)
+    html = render_report(list(runs.values()), store.label, store, ReportOptions(baseline="cpu"))
+    store.close()
+    assert html.count('class="matrix-row"') == 2
+    assert "gemm[size=1024]" in html and "gemm[size=2048]" in html
