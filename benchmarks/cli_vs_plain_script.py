@@ -1,6 +1,7 @@
 """Five `flagbench run --vendor cpu --case resnet50` interleaved with five runs of a plain
 torch loop script (benchmarks/plain_torch_loop.py), each in a fresh process: medians, their
-run-to-run coefficient of variation, and each flagbench run's wall time.
+run-to-run coefficient of variation, and each flagbench run's wall time; then what that many
+pairs can decide (pair-bootstrap intervals of both ratios, pairs needed for ±2%).
 
 Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 15]
 """
@@ -65,6 +66,38 @@ def main() -> None:
     print(f"flagbench / plain: {statistics.median(fb) / statistics.median(plain):.4f} "
           f"(medians of medians); per pair "
           f"{', '.join(f'{f / p:.3f}' for f, p in zip(fb, plain, strict=True))}")
+    resolving_power(fb, plain)
+
+
+def resolving_power(fb: list[float], plain: list[float], resamples: int = 10_000) -> None:
+    """What this many pairs can decide: pair-bootstrap 95% intervals of the two ratios, and
+    how many pairs a ±2% interval of the median ratio would take at the scatter seen."""
+    import math
+    import random
+
+    if len(fb) < 3:
+        return
+    rng = random.Random(20261126)
+    pairs = list(zip(fb, plain, strict=True))
+    med, cvs = [], []
+    for _ in range(resamples):
+        draw = [rng.choice(pairs) for _ in pairs]
+        f, p = [d[0] for d in draw], [d[1] for d in draw]
+        if statistics.stdev(p) == 0:
+            continue
+        med.append(statistics.median(f) / statistics.median(p))
+        cvs.append((statistics.stdev(f) / statistics.mean(f))
+                   / (statistics.stdev(p) / statistics.mean(p)))
+
+    def ci(v: list[float]) -> str:
+        v.sort()
+        return f"[{v[int(0.025 * len(v))]:.3f}, {v[int(0.975 * len(v)) - 1]:.3f}]"
+
+    logs = [math.log(f / p) for f, p in pairs]
+    need = math.ceil((1.96 * statistics.stdev(logs) / math.log(1.02)) ** 2)
+    print(f"resolving power ({len(pairs)} pairs, pair bootstrap): median ratio {ci(med)}, "
+          f"CV ratio {ci(cvs)}; per-pair log-ratio sd {statistics.stdev(logs):.3f}, so a "
+          f"±2% interval of the mean ratio needs about {need} pairs")
 
 
 if __name__ == "__main__":
