@@ -8,9 +8,11 @@ measured child.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,10 +69,11 @@ def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(spec, sender), name=f"flagbench {spec.label}")
-    process.start()
-    sender.close()
     deadline = started.timestamp() + timeout_s
     try:
+        with _ctrl_c_deferred():
+            process.start()
+        sender.close()
         while True:
             remaining = deadline - datetime.now(timezone.utc).timestamp()
             if remaining <= 0 or not receiver.poll(remaining):
@@ -91,8 +94,26 @@ def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
                 process.kill()
             return result
     except KeyboardInterrupt:
-        process.kill()
-        process.join(_GRACE_S)
+        if process.pid is not None:
+            process.kill()
+            process.join(_GRACE_S)
         return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
     finally:
+        sender.close()
         receiver.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done: one arriving halfway through starting the child
+    would leave a process that the parent neither kills nor knows, and that multiprocessing
+    then waits for at exit (forever, when the run hangs)."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)  # a held Ctrl-C is delivered here
