@@ -10,6 +10,7 @@ from typing import Any
 
 from flagbench.contracts import Session
 from flagbench.energy import EnergyMeter, EnergyReading
+from flagbench.interference import InterferenceProbe
 from flagbench.result import Measurement
 from flagbench.spec import MeasureConfig
 from flagbench.stats import relative_ci_halfwidth, summarize
@@ -154,7 +155,9 @@ def measure_latency(
     samples: list[float] = []
     append = samples.append
     rule = StoppingRule(config)
+    probe = InterferenceProbe()
     started = start_meters(meters)
+    probe.start()
     start = clock()
     next_report = start + _PROGRESS_EVERY_S
     while True:
@@ -167,6 +170,7 @@ def measure_latency(
             progress(LoopProgress("measure", len(samples), end - start))
             next_report = end + _PROGRESS_EVERY_S
     loop_s = clock() - start
+    interference = probe.stop()
     energy, energy_note = stop_meters(started, meters)
     return Measurement(
         samples=tuple(samples),
@@ -179,4 +183,5 @@ def measure_latency(
         clock=CLOCK_DEVICE if device_timer else CLOCK_HOST,
         energy=energy,
         energy_note=energy_note,
+        interference=interference,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from flagbench.contracts import ActualRun, Peak
 from flagbench.energy import EnergyReading
 from flagbench.fidelity import Fidelity
+from flagbench.interference import Interference
 from flagbench.spec import RunSpec
 from flagbench.stats import LatencyStats
 
@@ -49,6 +50,8 @@ class Measurement:
     """Server scenario: requests completed per second of the window."""
     service_median_s: float | None = None
     """Server scenario: median run + synchronise time, without queueing."""
+    interference: Interference | None = None
+    """CPU use during the window that was not this process's (steal, other processes)."""
 
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
@@ -102,9 +105,11 @@ class RunResult:
         """Stability warnings of the timed loop, empty when the figures look trustworthy."""
         from flagbench.stats import stability_warnings
 
-        if self.measurement is None:
+        m = self.measurement
+        if m is None:
             return []
-        return stability_warnings(self.measurement.stats, self.spec.measure.target_ci)
+        return [*stability_warnings(m.stats, self.spec.measure.target_ci),
+                *(m.interference.warnings() if m.interference else [])]
 
     @property
     def throughput(self) -> float | None:
@@ -178,6 +183,12 @@ class RunResult:
                     out.append(Metric("server_max_qps_within_bound", best, "1/s"))
             if m.service_median_s is not None:
                 out.append(Metric("service_median_s", m.service_median_s, "s"))
+            i = m.interference
+            if i is not None:
+                out += [Metric("window_other_cpus", i.other_cpus, "CPUs"),
+                        Metric("window_own_cpus", i.own_cpus, "CPUs")]
+                if i.steal_fraction is not None:
+                    out.append(Metric("window_steal_fraction", i.steal_fraction, "ratio"))
             if self.spec.p99_bound_s is not None:
                 out += [
                     Metric("p99_bound_s", self.spec.p99_bound_s, "s"),

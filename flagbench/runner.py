@@ -322,6 +322,8 @@ class Runner:
             session.close()
         bytes_per_sample, peak = _work(vendor, case, spec, environment)
         environment["clock"] = measurement.clock
+        if measurement.interference is not None:
+            environment["interference"] = measurement.interference.as_dict()
         environment["isolation"] = "child process" if _in_child() else "in process"
         e = measurement.energy
         environment["energy"] = (

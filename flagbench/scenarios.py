@@ -19,6 +19,7 @@ from typing import Any
 from flagbench.contracts import Session
 from flagbench.energy import EnergyMeter
 from flagbench.errors import FlagbenchError
+from flagbench.interference import InterferenceProbe
 from flagbench.measure import (
     _PROGRESS_EVERY_S,
     CLOCK_HOST,
@@ -123,7 +124,9 @@ def measure_server(
     latencies: list[float] = []
     services: list[float] = []
     rule = StoppingRule(config)
+    probe = InterferenceProbe()
     started = start_meters(meters)
+    probe.start()
     start = clock()
     # Arrived-but-unserved requests, plus the next future arrival as the last entry.
     pending = deque([start + next(arrivals)])
@@ -154,6 +157,7 @@ def measure_server(
             progress(LoopProgress("measure", n, elapsed))
             next_report = done + _PROGRESS_EVERY_S
     loop_s = clock() - start
+    interference = probe.stop()
     energy, energy_note = stop_meters(started, meters)
     measurement = Measurement(
         samples=tuple(latencies),
@@ -166,6 +170,7 @@ def measure_server(
         clock=CLOCK_HOST,
         energy=energy,
         energy_note=energy_note,
+        interference=interference,
     )
     return ServerMeasurement(measurement, tuple(services), target_qps,
                              len(latencies) / loop_s, stop_rule, seed)
