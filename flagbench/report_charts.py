@@ -56,12 +56,21 @@ def _capped(charts_: list[Chart], total: int, empty_reason: str) -> ChartSet:
 
 
 def latency_charts(matrix: Matrix, samples: Mapping[int, Sequence[float]]) -> ChartSet:
-    """Latency distribution per vendor × precision, one chart per case, scenario and batch."""
+    """Latency distribution per vendor × precision, one chart per case, scenario and batch;
+    a cell pooled over rounds plots every round's samples, as its headline does."""
+    pooled = {c.run.id: (len(c.rounds), [x for r in c.rounds for x in samples.get(r.id, ())])
+              for row in matrix.rows for c in row.cells if c is not None and c.rounds}
+
+    def series(r: StoredRun) -> tuple[str, Sequence[float]]:
+        if r.id in pooled:
+            rounds, values = pooled[r.id]
+            return f"{_label(r)} · {rounds} rounds", values
+        return _label(r), samples[r.id]
+
     ok = [r for r in matrix.cell_runs if r.status == "ok" and len(samples.get(r.id, ())) > 0]
     groups = _group(ok, with_batch=True)
     out = [
-        Chart(title, charts.latency_distribution(
-            [(_label(r), samples[r.id]) for r in rs], title))
+        Chart(title, charts.latency_distribution([series(r) for r in rs], title))
         for title, rs in list(groups.items())[:MAX_CHARTS]
     ]
     return _capped(out, len(groups), "no ok run with stored latencies")

@@ -121,6 +121,8 @@ def test_report_pools_the_rounds_of_one_invocation(tmp_path: Path) -> None:
     newest = compare_runs([samples[ids["cpu", 3]]], [samples[ids["ort-cpu", 3]]])
     assert pooled.speedup_text() != newest.speedup_text()
     assert html.count(pooled.speedup_text()) == 1
+    # The latency chart plots every round too, and says so.
+    assert "cpu fp32 · 3 rounds" in html and "ort-cpu fp32 · 3 rounds" in html
     assert kept == set(ids.values())
 
 
