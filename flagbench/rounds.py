@@ -35,10 +35,11 @@ def round_interval(median: float, round_medians: Sequence[float]) -> tuple[float
     """95% interval of the pooled median from the round medians alone: median ± t(R-1) ×
     their standard deviation / √R.
 
-    Each round is a fresh process, and on a shared machine a process can keep a fast or a
-    slow state for its whole life (measured: 96-101 against 130-135 ms for the same
-    ResNet-50 loop); the samples of one round then say nothing about the next, and only the
-    rounds' own spread does. Two rounds that disagree give a wide interval, as they should.
+    Each round is a fresh process at another time, and on a shared machine the host's load
+    moves a whole window (measured: ResNet-50 run medians of 96-135 ms between processes,
+    and 1.5 s windows of 86-132 ms within one); the samples of one round then say nothing
+    about the next, and only the rounds' own spread does. Two rounds that disagree give a
+    wide interval, as they should.
     """
     from scipy.stats import t
 
