@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flagbench.compare import Comparison, compare_runs
-from flagbench.rounds import pooled_stats
+from flagbench.rounds import between_rounds_cv, pooled_stats
 from flagbench.selection import CellKey, by_series, cell_key, round_group, series_key
 from flagbench.stats import LatencyStats
 from flagbench.store import StoredRun
@@ -163,9 +163,7 @@ def pooled_headline(group: Sequence[StoredRun], pooled: LatencyStats) -> tuple[s
     """The headline of a cell pooled over rounds: the pooled median (latency) or the median
     of the rounds' rates (throughput), and each round's figure beside it."""
     medians = ", ".join(_ms(r.metric("latency_median_s")) for r in group)
-    round_p50 = [m for m in (r.metric("latency_median_s") for r in group) if m]
-    cv = (statistics.stdev(round_p50) / statistics.mean(round_p50)
-          if len(round_p50) >= 2 else 0.0)
+    cv = between_rounds_cv([m for m in (r.metric("latency_median_s") for r in group) if m])
     spread = f"between rounds CV {cv * 100:.1f}%"
     if group[0].scenario == "throughput":
         rates = [t for t in (r.metric("throughput_sps") for r in group) if t is not None]

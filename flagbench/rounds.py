@@ -26,9 +26,14 @@ class CombinedCell:
     @property
     def between_rounds_cv(self) -> float:
         """Coefficient of variation of the per-round medians: the machine's drift."""
-        if len(self.round_medians) < 2:
-            return 0.0
-        return statistics.stdev(self.round_medians) / statistics.mean(self.round_medians)
+        return between_rounds_cv(self.round_medians)
+
+
+def between_rounds_cv(round_medians: Sequence[float]) -> float:
+    """Coefficient of variation of per-round medians (0 for a single round)."""
+    if len(round_medians) < 2:
+        return 0.0
+    return statistics.stdev(round_medians) / statistics.mean(round_medians)
 
 
 def round_interval(median: float, round_medians: Sequence[float]) -> tuple[float, float]:
