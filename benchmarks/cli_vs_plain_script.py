@@ -1,14 +1,20 @@
 """Five `flagbench run --vendor cpu --case resnet50` interleaved with five runs of a plain
 torch loop script (benchmarks/plain_torch_loop.py), each in a fresh process: medians, their
 run-to-run coefficient of variation, and each flagbench run's wall time; then what that many
-pairs can decide (pair-bootstrap intervals of both ratios, pairs needed for ±2%).
+pairs can decide (pair-bootstrap intervals of both ratios, pairs needed for ±2%) and, with ten
+pairs or more, how often a set of five consecutive pairs meets each half of issue 4's line.
 
-Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 15]
+Each run's share of CPU time stolen by the hypervisor (from the system's CPU times around the
+whole subprocess) is printed and, with --csv, written with the run, so that slow runs can be
+told apart from slow phases of the host.
+
+Usage: python benchmarks/cli_vs_plain_script.py [--pairs 5] [--plain-seconds 15] [--csv F]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import re
 import sqlite3
 import statistics
@@ -18,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 HERE = Path(__file__).parent
 
 
@@ -26,12 +34,17 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--plain-seconds", type=float, default=15.0,
                         help="the plain loop's timed window; default: flagbench's default maximum")
+    parser.add_argument("--csv", type=Path, help="append one row per run to this file")
     args = parser.parse_args()
     db = Path(tempfile.mkdtemp()) / "bench.db"
-    fb, plain, walls = [], [], []
+    fb: list[float] = []
+    plain: list[float] = []
+    walls: list[float] = []
+    rows = _CsvRows(args.csv)
     for i in range(args.pairs):
         order = ("flagbench", "plain") if i % 2 == 0 else ("plain", "flagbench")
         for side in order:
+            before = psutil.cpu_times()
             if side == "plain":
                 out = subprocess.run([sys.executable, str(HERE / "plain_torch_loop.py"),
                                       str(args.plain_seconds)],
@@ -39,7 +52,9 @@ def main() -> None:
                 m = re.search(r"median_ms=([\d.]+)", out)
                 assert m is not None, out
                 plain.append(float(m.group(1)))
-                print(f"pair {i + 1} plain     : {out.strip()}")
+                steal = _steal_fraction(before, psutil.cpu_times())
+                print(f"pair {i + 1} plain     : {out.strip()} steal={steal:.4f}", flush=True)
+                rows.add(i + 1, side, plain[-1], None, None, steal)
             else:
                 t0 = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "flagbench", "run", "--vendor", "cpu",
@@ -54,8 +69,10 @@ def main() -> None:
                         "select stop_rule from runs order by id desc limit 1").fetchone()
                 fb.append(value * 1e3)
                 walls.append(wall)
+                steal = _steal_fraction(before, psutil.cpu_times())
                 print(f"pair {i + 1} flagbench : median_ms={value * 1e3:.4f} wall_s={wall:.2f} "
-                      f"stop={stop}")
+                      f"stop={stop} steal={steal:.4f}", flush=True)
+                rows.add(i + 1, side, fb[-1], wall, stop, steal)
 
     def cv(v: list[float]) -> float:
         return statistics.stdev(v) / statistics.mean(v)
@@ -67,6 +84,50 @@ def main() -> None:
           f"(medians of medians); per pair "
           f"{', '.join(f'{f / p:.3f}' for f, p in zip(fb, plain, strict=True))}")
     resolving_power(fb, plain)
+    five_pair_sets(fb, plain)
+
+
+class _CsvRows:
+    """Appends one row per run, flushed at once, so a long set interrupted keeps what it did."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None and not path.exists():
+            path.write_text("time,pair,side,median_ms,wall_s,stop,steal_fraction\n")
+
+    def add(self, pair: int, side: str, median_ms: float, wall: float | None,
+            stop: str | None, steal: float) -> None:
+        if self.path is None:
+            return
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([f"{time.time():.0f}", pair, side, f"{median_ms:.4f}",
+                                    "" if wall is None else f"{wall:.2f}", stop or "",
+                                    f"{steal:.5f}"])
+
+
+def _steal_fraction(before: tuple[float, ...], after: tuple[float, ...]) -> float:
+    """Share of all CPU time between two snapshots that the hypervisor gave to others."""
+    total = sum(after) - sum(before)
+    stolen = getattr(after, "steal", 0.0) - getattr(before, "steal", 0.0)
+    return stolen / total if total > 0 else 0.0
+
+
+def five_pair_sets(fb: list[float], plain: list[float]) -> None:
+    """Issue 4's check is five pairs; cut the pairs into consecutive sets of five and count how
+    many sets meet each half of it, so the chance of a pass or a fail by scatter alone shows."""
+    sets = [(fb[k:k + 5], plain[k:k + 5]) for k in range(0, len(fb) - 4, 5)]
+    if len(sets) < 2:
+        return
+
+    def cv(v: list[float]) -> float:
+        return statistics.stdev(v) / statistics.mean(v)
+
+    within = sum(abs(statistics.median(f) / statistics.median(p) - 1) <= 0.02 for f, p in sets)
+    quieter = sum(cv(f) <= cv(p) for f, p in sets)
+    both = sum(abs(statistics.median(f) / statistics.median(p) - 1) <= 0.02 and cv(f) <= cv(p)
+               for f, p in sets)
+    print(f"{len(sets)} sets of five consecutive pairs: median within 2% in {within}, CV no "
+          f"larger in {quieter}, both in {both}")
 
 
 def resolving_power(fb: list[float], plain: list[float], resamples: int = 10_000) -> None:
