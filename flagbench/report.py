@@ -89,7 +89,7 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
     cell_ids = {r.id for r in latest(ordered, with_rounds=True)} | {r.id for r in bases}
     samples = store.samples_for(sorted(cell_ids))
     matrix = build_matrix(ordered, opts.baseline, samples)
-    power = store.power_samples_for([r.id for r in matrix.cell_runs if r.status == "ok"])
+    power = store.power_samples_for([r.id for r in matrix.shown_runs if r.status == "ok"])
     series = build_series(history_runs if history_runs is not None else ordered)
     steps = [st for s in series for st in find_steps(s)]
     statuses: dict[str, int] = {}

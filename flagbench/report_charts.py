@@ -50,6 +50,12 @@ def _group(runs: Sequence[StoredRun], *, with_batch: bool) -> dict[str, list[Sto
     return out
 
 
+def _pooled_rounds(matrix: Matrix) -> dict[int, tuple[StoredRun, ...]]:
+    """The rounds behind each pooled cell, by the id of the run the cell is keyed on."""
+    return {c.run.id: c.rounds for row in matrix.rows for c in row.cells
+            if c is not None and c.rounds}
+
+
 def _capped(charts_: list[Chart], total: int, empty_reason: str) -> ChartSet:
     return ChartSet(charts_[:MAX_CHARTS], max(0, total - MAX_CHARTS),
                     "" if charts_ else empty_reason)
@@ -58,8 +64,8 @@ def _capped(charts_: list[Chart], total: int, empty_reason: str) -> ChartSet:
 def latency_charts(matrix: Matrix, samples: Mapping[int, Sequence[float]]) -> ChartSet:
     """Latency distribution per vendor × precision, one chart per case, scenario and batch;
     a cell pooled over rounds plots every round's samples, as its headline does."""
-    pooled = {c.run.id: (len(c.rounds), [x for r in c.rounds for x in samples.get(r.id, ())])
-              for row in matrix.rows for c in row.cells if c is not None and c.rounds}
+    pooled = {run_id: (len(rounds), [x for r in rounds for x in samples.get(r.id, ())])
+              for run_id, rounds in _pooled_rounds(matrix).items()}
 
     def series(r: StoredRun) -> tuple[str, Sequence[float]]:
         if r.id in pooled:
@@ -92,11 +98,21 @@ def throughput_charts(matrix: Matrix) -> ChartSet:
 
 
 def power_charts(matrix: Matrix, power: Mapping[int, Sequence[tuple[float, float]]]) -> ChartSet:
-    """Polled power over the timed window, one chart per case and scenario."""
-    with_power = [r for r in matrix.cell_runs if power.get(r.id)]
+    """Polled power over the timed window, one chart per case and scenario; a cell pooled
+    over rounds draws one line per round, so a round that ran hot shows."""
+    pooled = _pooled_rounds(matrix)
+
+    def lines(r: StoredRun) -> dict[str, Sequence[tuple[float, float]]]:
+        if r.id not in pooled:
+            return {_label(r): power[r.id]} if power.get(r.id) else {}
+        return {f"{_label(r)} · round {x.spec.get('round', i)}": power[x.id]
+                for i, x in enumerate(pooled[r.id], 1) if power.get(x.id)}
+
+    with_power = [r for r in matrix.cell_runs if lines(r)]
     groups = _group(with_power, with_batch=True)
     out = [
-        Chart(title, charts.power_over_time({_label(r): power[r.id] for r in rs}, title))
+        Chart(title, charts.power_over_time({k: v for r in rs for k, v in lines(r).items()},
+                                            title))
         for title, rs in list(groups.items())[:MAX_CHARTS]
     ]
     return _capped(out, len(groups), "no run has polled power samples (counter meters such "

@@ -59,6 +59,12 @@ class Matrix:
         """The run behind every cell, row by row."""
         return [c.run for row in self.rows for c in row.cells if c is not None]
 
+    @property
+    def shown_runs(self) -> list[StoredRun]:
+        """Every run a cell stands for: its newest run, or each round it pools."""
+        return [r for row in self.rows for c in row.cells if c is not None
+                for r in (c.rounds or (c.run,))]
+
 
 def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1e3:.4g} ms"

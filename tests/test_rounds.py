@@ -82,13 +82,20 @@ def test_cli_rounds(flagbench, quick, tmp_path: Path) -> None:
     assert len(matrix_id) == 12
 
 
-def _round(vendor: str, r: int, median_s: float, matrix_id: str, hours: int) -> RunResult:
+def _round(vendor: str, r: int, median_s: float, matrix_id: str, hours: int,
+           watts: float | None = None) -> RunResult:
     from dataclasses import replace
     from datetime import timedelta
 
     from seeding import ok_run
 
-    run = ok_run(vendor, "fp32", median_s, started=T + timedelta(hours=hours), seed=hours)
+    from flagbench.energy import EnergyReading
+
+    energy = None if watts is None else EnergyReading(
+        "fake_power_poller", "board", "sampled", watts, 1.0,
+        power_samples=tuple((i * 0.05, watts) for i in range(8)))
+    run = ok_run(vendor, "fp32", median_s, started=T + timedelta(hours=hours), seed=hours,
+                 energy=energy)
     return replace(run, spec=replace(run.spec, round=r, matrix_id=matrix_id))
 
 
@@ -138,3 +145,14 @@ def test_report_shows_a_lone_newest_run_unpooled(tmp_path: Path) -> None:
     cell = re.search(rf'data-run="{alone}">(.*?)</td>', html, re.S)
     assert cell and "pooled" not in cell.group(1) and f"run {alone}" in cell.group(1)
     assert "2 older" in cell.group(1)
+
+
+def test_power_chart_draws_every_pooled_round(tmp_path: Path) -> None:
+    from flagbench.report import ReportOptions, render_report
+
+    store = Store.open(str(tmp_path / "r.db"))
+    for r, watts in enumerate([30.0, 45.0, 31.0], 1):
+        store.save(_round("cpu", r, 0.1, "m1", r, watts=watts))
+    html = render_report(store.runs(), store.label, store, ReportOptions())
+    store.close()
+    assert all(f"cpu fp32 · round {r}" in html for r in (1, 2, 3))
