@@ -74,17 +74,18 @@ def main() -> None:
                       f"stop={stop} steal={steal:.4f}", flush=True)
                 rows.add(i + 1, side, fb[-1], wall, stop, steal)
 
-    def cv(v: list[float]) -> float:
-        return statistics.stdev(v) / statistics.mean(v)
-
-    print(f"flagbench: median of medians {statistics.median(fb):.3f} ms, CV {cv(fb):.2%}, "
+    print(f"flagbench: median of medians {statistics.median(fb):.3f} ms, CV {_cv(fb):.2%}, "
           f"wall {min(walls):.1f}-{max(walls):.1f} s")
-    print(f"plain    : median of medians {statistics.median(plain):.3f} ms, CV {cv(plain):.2%}")
+    print(f"plain    : median of medians {statistics.median(plain):.3f} ms, CV {_cv(plain):.2%}")
     print(f"flagbench / plain: {statistics.median(fb) / statistics.median(plain):.4f} "
           f"(medians of medians); per pair "
           f"{', '.join(f'{f / p:.3f}' for f, p in zip(fb, plain, strict=True))}")
     resolving_power(fb, plain)
     five_pair_sets(fb, plain)
+
+
+def _cv(v: list[float]) -> float:
+    return statistics.stdev(v) / statistics.mean(v)
 
 
 class _CsvRows:
@@ -119,13 +120,11 @@ def five_pair_sets(fb: list[float], plain: list[float]) -> None:
     if len(sets) < 2:
         return
 
-    def cv(v: list[float]) -> float:
-        return statistics.stdev(v) / statistics.mean(v)
-
-    within = sum(abs(statistics.median(f) / statistics.median(p) - 1) <= 0.02 for f, p in sets)
-    quieter = sum(cv(f) <= cv(p) for f, p in sets)
-    both = sum(abs(statistics.median(f) / statistics.median(p) - 1) <= 0.02 and cv(f) <= cv(p)
-               for f, p in sets)
+    verdicts = [(abs(statistics.median(f) / statistics.median(p) - 1) <= 0.02,
+                 _cv(f) <= _cv(p)) for f, p in sets]
+    within = sum(w for w, _ in verdicts)
+    quieter = sum(q for _, q in verdicts)
+    both = sum(w and q for w, q in verdicts)
     print(f"{len(sets)} sets of five consecutive pairs: median within 2% in {within}, CV no "
           f"larger in {quieter}, both in {both}")
 
@@ -147,8 +146,7 @@ def resolving_power(fb: list[float], plain: list[float], resamples: int = 10_000
         if statistics.stdev(p) == 0:
             continue
         med.append(statistics.median(f) / statistics.median(p))
-        cvs.append((statistics.stdev(f) / statistics.mean(f))
-                   / (statistics.stdev(p) / statistics.mean(p)))
+        cvs.append(_cv(f) / _cv(p))
 
     def ci(v: list[float]) -> str:
         v.sort()
