@@ -26,11 +26,11 @@ import numpy as np
 import torch
 import torch.utils.benchmark as tb
 
-from flagbench.contracts import ActualRun, Workload
-from flagbench.energy import PowerPoller
-from flagbench.measure import measure_latency
-from flagbench.plugins import Registry
-from flagbench.spec import MeasureConfig, RunSpec
+from flagbench.api.contracts import ActualRun, Workload
+from flagbench.api.plugins import Registry
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.measure.energy import PowerPoller
+from flagbench.measure.latency import measure_latency
 
 Side = Callable[[], list[float]]
 

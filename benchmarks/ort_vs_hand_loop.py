@@ -15,10 +15,10 @@ import time
 
 import onnxruntime as ort
 
-from flagbench.contracts import Workload
-from flagbench.measure import measure_latency
-from flagbench.plugins import Registry
-from flagbench.spec import MeasureConfig, RunSpec
+from flagbench.api.contracts import Workload
+from flagbench.api.plugins import Registry
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.measure.latency import measure_latency
 
 
 def hand_session(path: str) -> ort.InferenceSession:

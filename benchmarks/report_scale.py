@@ -21,14 +21,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from flagbench.contracts import ActualRun
-from flagbench.energy import EnergyReading
-from flagbench.environment import host_facts
-from flagbench.fidelity import Fidelity
-from flagbench.report import ReportOptions, render_report, write_report
-from flagbench.result import Measurement, RunResult, Status
-from flagbench.spec import RunSpec
-from flagbench.stats import summarize
+from flagbench.api.contracts import ActualRun
+from flagbench.api.energy import EnergyReading
+from flagbench.api.measurement import Fidelity, Measurement
+from flagbench.api.result import RunResult, Status
+from flagbench.api.spec import RunSpec
+from flagbench.report.render import ReportOptions, render_report, write_report
+from flagbench.run.environment import host_facts
+from flagbench.stats.summary import summarize
 from flagbench.store import Store
 
 HOSTS = ["lab-a", "lab-b", "lab-c", "lab-d"]

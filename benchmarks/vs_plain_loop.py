@@ -13,10 +13,10 @@ import time
 
 import torch
 
-from flagbench.contracts import Workload
-from flagbench.measure import measure_latency
-from flagbench.plugins import Registry
-from flagbench.spec import MeasureConfig, RunSpec
+from flagbench.api.contracts import Workload
+from flagbench.api.plugins import Registry
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.measure.latency import measure_latency
 
 
 def plain_loop(model: torch.nn.Module, x: tuple[torch.Tensor, ...], seconds: float) -> list[float]:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import CaseOption, OnnxExport, OptionValue
+from flagbench.api.contracts import CaseOption, OnnxExport, OptionValue
 
 if TYPE_CHECKING:
     import torch
@@ -185,7 +185,7 @@ class BertCase:
 
     def build_model(self) -> torch.nn.Module:
         """Build with deterministic random weights, in eval mode, without touching global RNG."""
-        from flagbench.weights import build_seeded
+        from flagbench.run.weights import build_seeded
 
         return build_seeded(_build, self.weight_seed)
 

@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import Batch, LabelledData, OnnxExport
-from flagbench.errors import FlagbenchError
+from flagbench.api.contracts import Batch, LabelledData, OnnxExport
+from flagbench.api.errors import FlagbenchError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,7 +126,7 @@ def trained_weights() -> tuple[dict[str, torch.Tensor], str]:
     a note saying where it came from."""
     import torch
 
-    from flagbench.cache import cache_dir, write_atomic
+    from flagbench.run.cache import cache_dir, write_atomic
 
     path = cache_dir("weights") / f"digits-cnn-{_cache_key()}.pt"
     if path.exists():

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import CaseOption, OnnxExport, OptionValue
+from flagbench.api.contracts import CaseOption, OnnxExport, OptionValue
 
 if TYPE_CHECKING:
     import torch

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import CaseOption, Generation, OnnxExport, OptionValue
+from flagbench.api.contracts import CaseOption, Generation, OnnxExport, OptionValue
 
 if TYPE_CHECKING:
     import torch
@@ -221,7 +221,7 @@ class GptDecodeCase:
     def with_options(self, values: Mapping[str, OptionValue]) -> GptDecodeCase:
         """The case at the given prompt length and generation length; both must fit GPT-2's
         1,024 positions."""
-        from flagbench.errors import FlagbenchError
+        from flagbench.api.errors import FlagbenchError
 
         prompt, new = int(values["prompt_len"]), int(values["new_tokens"])
         if prompt + new > POSITIONS:
@@ -231,7 +231,7 @@ class GptDecodeCase:
 
     def build_model(self) -> torch.nn.Module:
         """GPT-2 small with deterministic random weights (GPT-2's init), in eval mode."""
-        from flagbench.weights import build_seeded
+        from flagbench.run.weights import build_seeded
 
         return build_seeded(_build, self.weight_seed)
 

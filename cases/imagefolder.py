@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import Batch, LabelledData
-from flagbench.errors import FlagbenchError
+from flagbench.api.contracts import Batch, LabelledData
+from flagbench.api.errors import FlagbenchError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import LabelledData, OnnxExport
+from flagbench.api.contracts import LabelledData, OnnxExport
 
 if TYPE_CHECKING:
     import torch
@@ -98,7 +98,7 @@ class ResNet50Case:
 
     def build_model(self) -> torch.nn.Module:
         """Build with deterministic random weights, in eval mode, without touching global RNG."""
-        from flagbench.weights import build_seeded
+        from flagbench.run.weights import build_seeded
 
         return build_seeded(_build, self.weight_seed)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from flagbench.contracts import ActualRun, Case, Probe, Session, Vendor, Workload  # noqa: E402
-from flagbench.errors import FlagbenchError  # noqa: E402
-from flagbench.result import RunResult, Status  # noqa: E402
-from flagbench.spec import MeasureConfig, RunSpec  # noqa: E402
+from flagbench.api.contracts import ActualRun, Case, Probe, Session, Vendor, Workload
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.result import RunResult, Status
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.api.version import __version__
 
 __all__ = [
     "ActualRun",

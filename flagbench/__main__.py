@@ -1,5 +1,5 @@
 """``python -m flagbench``."""
 
-from flagbench.cli import main
+from flagbench.cli.main import main
 
 main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flagbench.contracts import ActualRun
+from flagbench.api.contracts import ActualRun
 
 
 class BusySession:
@@ -36,3 +36,30 @@ class BusySession:
 
     def close(self) -> None:
         pass
+
+
+class SimClock:
+    """Simulated monotonic time, in seconds: it moves only when a session or a wait moves it,
+    so a timed window on it gives exact figures however busy the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait_until(self, deadline: float) -> None:
+        """The server scenario's wait for an arrival: time jumps to it."""
+        self.now = max(self.now, deadline)
+
+
+class SimSession(BusySession):
+    """Takes exactly ``seconds`` of simulated time per run: a case whose cost is known exactly."""
+
+    def __init__(self, clock: SimClock, seconds: float) -> None:
+        super().__init__(seconds)
+        self.clock = clock
+
+    def run(self, loaded: Any) -> None:
+        self.calls += 1
+        self.clock.now += self.seconds

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from flagbench.contracts import ActualRun
-from flagbench.energy import EnergyReading
-from flagbench.environment import host_facts
-from flagbench.fidelity import Fidelity
-from flagbench.result import Measurement, RunResult, Status
-from flagbench.spec import RunSpec
-from flagbench.stats import summarize
+from flagbench.api.contracts import ActualRun
+from flagbench.api.energy import EnergyReading
+from flagbench.api.measurement import Fidelity, Measurement
+from flagbench.api.result import RunResult, Status
+from flagbench.api.spec import RunSpec
+from flagbench.run.environment import host_facts
+from flagbench.stats.summary import summarize
 from flagbench.store import Store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flagbench.contracts import Workload
-from flagbench.energy import ESTIMATED, CounterMeter, EnergyMeter, EnergyReading
+from flagbench.api.contracts import Workload
+from flagbench.api.energy import ESTIMATED, EnergyMeter, EnergyReading
+from flagbench.measure.energy import CounterMeter
 
 DEFAULT_POWERCAP_ROOT = Path("/sys/class/powercap")
 

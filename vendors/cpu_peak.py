@@ -14,7 +14,7 @@ import functools
 import os
 from pathlib import Path
 
-from flagbench.contracts import Peak
+from flagbench.api.contracts import Peak
 
 #: float32 FLOPs per cycle per core with two FMA units: lanes × 2 (multiply-add) × 2 units.
 _FLOPS_PER_CYCLE = (("avx512f", 64, "AVX-512"), ("avx2", 32, "AVX2 + FMA"))

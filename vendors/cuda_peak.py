@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagbench.contracts import Peak
+from flagbench.api.contracts import Peak
 
 #: float32 FMA results per clock per SM by compute capability (Programming Guide).
 _FP32_PER_SM = {(6, 0): 64, (6, 1): 128, (7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128,

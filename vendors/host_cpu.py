@@ -6,8 +6,8 @@ A mixin, so the torch and ONNX Runtime CPU vendors share one definition of their
 
 from __future__ import annotations
 
-from flagbench.contracts import Peak, Workload
-from flagbench.energy import EnergyMeter
+from flagbench.api.contracts import Peak, Workload
+from flagbench.api.energy import EnergyMeter
 
 
 class HostCpuMeasures:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flagbench.energy import CounterMeter, EnergyMeter, PowerPoller
+from flagbench.api.energy import EnergyMeter
+from flagbench.measure.energy import CounterMeter, PowerPoller
 
 
 def open_nvml() -> tuple[Any, str]:

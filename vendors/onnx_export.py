@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flagbench.cache import write_atomic
-from flagbench.contracts import OnnxExport, Workload
+from flagbench.api.contracts import OnnxExport, Workload
+from flagbench.run.cache import write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -50,7 +50,7 @@ class OnnxModel:
 
 def cache_dir() -> Path:
     """``$FLAGBENCH_CACHE/onnx`` or ``onnx`` under the platform's per-user cache directory."""
-    from flagbench.cache import cache_dir as flagbench_cache_dir
+    from flagbench.run.cache import cache_dir as flagbench_cache_dir
 
     return flagbench_cache_dir("onnx")
 

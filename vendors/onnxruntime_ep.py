@@ -11,10 +11,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Peak, Probe, Workload
-from flagbench.errors import FlagbenchError
+from flagbench.api.contracts import ActualRun, Probe, Workload
+from flagbench.api.errors import FlagbenchError
 
 from .host_cpu import HostCpuMeasures
+from .nvidia import NvidiaMeasures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,6 +103,10 @@ class OrtVendor:
         """Options passed with the provider; subclasses set precision switches here."""
         return {}
 
+    def details(self) -> dict[str, Any]:
+        """Device facts recorded with every run (``NvidiaMeasures`` gives NVML's)."""
+        return {}
+
     def model_precision(self, precision: str) -> str:
         """Which exported model serves a precision: fp32, fp16 or int8."""
         return precision
@@ -150,6 +155,7 @@ class OrtVendor:
                 "model": exported.path.name,
                 "io_binding": self.bind_device is not None,
                 **build,
+                **self.details(),
             },
         )
         dtype = np.float16 if flavour == "fp16" else np.float32
@@ -169,7 +175,7 @@ class OrtCpuVendor(HostCpuMeasures, OrtVendor):
     }
 
 
-class OrtCudaVendor(OrtVendor):
+class OrtCudaVendor(NvidiaMeasures, OrtVendor):
     """ONNX Runtime on NVIDIA GPUs; fp32 with TF32 off, tf32 with it on, fp16 as an fp16 model."""
 
     name = "ort-cuda"
@@ -179,20 +185,6 @@ class OrtCudaVendor(OrtVendor):
     precisions = ("fp32", "tf32", "fp16")
     unsupported = {"int8": "QDQ int8 is not accelerated by the CUDA provider (use TensorRT)"}
 
-    def peak(self, precision: str) -> Peak | None:
-        """Theoretical peak of the GPU, where torch can describe it (see ``cuda_peak``)."""
-        try:
-            import torch
-
-            if not torch.cuda.is_available():
-                return None
-        except ImportError:
-            return None
-        from flagbench.vendors.cuda_peak import torch_cuda_peak
-
-        peak: Peak | None = torch_cuda_peak(precision)
-        return peak
-
     def provider_options(self, precision: str) -> dict[str, Any]:
         """ORT enables TF32 by default on Ampere and newer; fp32 must mean fp32."""
         return {"use_tf32": "1" if precision == "tf32" else "0"}
@@ -201,7 +193,7 @@ class OrtCudaVendor(OrtVendor):
         return "fp32" if precision == "tf32" else precision
 
 
-class OrtTensorRTVendor(OrtVendor):
+class OrtTensorRTVendor(NvidiaMeasures, OrtVendor):
     """ONNX Runtime's TensorRT provider; engine build time is part of set-up."""
 
     name = "ort-tensorrt"

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Peak, Probe, Workload
-from flagbench.energy import EnergyMeter
+from flagbench.api.contracts import ActualRun, Probe, Workload
+from flagbench.api.energy import EnergyMeter
 
 from .host_cpu import HostCpuMeasures
+from .nvidia import NvidiaMeasures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -181,7 +182,7 @@ class CpuVendor(HostCpuMeasures, TorchEagerVendor):
                                           "emulated bf16 would mislead"})
 
 
-class CudaVendor(TorchEagerVendor):
+class CudaVendor(NvidiaMeasures, TorchEagerVendor):
     """PyTorch eager on an NVIDIA GPU, timed with CUDA events, metered through NVML."""
 
     name = "cuda"
@@ -200,14 +201,8 @@ class CudaVendor(TorchEagerVendor):
         if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
             return Probe(False, f"no CUDA device visible to torch {torch.__version__} "
                          f"(CUDA {torch.version.cuda})")
-        versions = {"torch": torch.__version__, "cuda": str(torch.version.cuda)}
-        nvml, why = _nvml()
-        if nvml is not None:
-            from flagbench.vendors.nvml import device_facts
-
-            versions["driver"] = str(device_facts(nvml, 0).get("driver", "?"))
-        else:
-            versions["nvml"] = why
+        versions = {"torch": torch.__version__, "cuda": str(torch.version.cuda),
+                    **self.driver_versions()}
         precisions = ["fp32", "tf32", "fp16"]
         unsupported = {"int8": "torch eager has no int8 inference path for these cases"}
         if torch.cuda.is_bf16_supported():
@@ -216,31 +211,3 @@ class CudaVendor(TorchEagerVendor):
             unsupported["bf16"] = f"{torch.cuda.get_device_name(0)} has no bf16 support"
         return Probe(True, devices=(torch.cuda.get_device_name(0),), versions=versions,
                      precisions=tuple(precisions), unsupported=unsupported)
-
-    def peak(self, precision: str) -> Peak | None:
-        """Theoretical peak of device 0 from its SM count, capability and NVML clocks."""
-        from flagbench.vendors.cuda_peak import torch_cuda_peak
-
-        peak: Peak | None = torch_cuda_peak(precision)
-        return peak
-
-    def details(self) -> dict[str, Any]:
-        """NVML facts (name, driver, clocks, temperature, power limit) of device 0."""
-        from flagbench.vendors.nvml import device_facts
-
-        nvml, why = _nvml()
-        return {"nvml": device_facts(nvml, 0) if nvml is not None else {"unavailable": why}}
-
-    def meters(self, workload: Workload) -> list[EnergyMeter]:
-        """NVML's total-energy counter, else polled power; none without NVML."""
-        from flagbench.vendors.nvml import energy_meters
-
-        nvml, _ = _nvml()
-        return energy_meters(nvml, 0) if nvml is not None else []
-
-
-def _nvml() -> tuple[Any, str]:
-    from flagbench.vendors.nvml import open_nvml
-
-    nvml, why = open_nvml()
-    return nvml, why

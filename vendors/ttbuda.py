@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Probe, Workload
+from flagbench.api.contracts import ActualRun, Probe, Workload
 
 if TYPE_CHECKING:
     import numpy as np

@@ -19,7 +19,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from flagbench.errors import FlagbenchError
+from flagbench.api.errors import FlagbenchError
 from flagbench.store.location import DatabaseLocation
 from flagbench.store.record import json_dumps
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from flagbench.errors import FlagbenchError
+from flagbench.api.errors import FlagbenchError
 
 ENV_VAR = "FLAGBENCH_DB"
 _SQLITE_MAGIC = b"SQLite format 3\x00"

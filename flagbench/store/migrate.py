@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from flagbench.errors import FlagbenchError
+from flagbench.api.errors import FlagbenchError
 
 if TYPE_CHECKING:
     from alembic.config import Config

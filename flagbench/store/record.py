@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flagbench import __version__
-from flagbench.result import RunResult
+from flagbench.api.result import RunResult
+from flagbench.api.version import __version__
 
 #: Bumped when the record's shape changes; the spool refuses records of another format.
 RECORD_FORMAT = 1

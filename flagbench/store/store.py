@@ -13,9 +13,9 @@ from sqlalchemy import Engine, and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from flagbench.environment import host_key
-from flagbench.errors import FlagbenchError
-from flagbench.result import RunResult
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.hosts import host_key
+from flagbench.api.result import RunResult
 from flagbench.store import location, migrate
 from flagbench.store.engine import WRITE, StoreError, make_engine, use_wal
 from flagbench.store.record import RunRecord, record_of

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flagbench.contracts import ActualRun, Probe, Workload
-from flagbench.spec import PRECISIONS
+from flagbench.api.contracts import ActualRun, Probe, Workload
+from flagbench.api.spec import PRECISIONS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from flagbench.contracts import CaseOption, OptionValue
+from flagbench.api.contracts import CaseOption, OptionValue
 
 if TYPE_CHECKING:
     import torch

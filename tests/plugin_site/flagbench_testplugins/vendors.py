@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flagbench.contracts import Probe, Workload
+from flagbench.api.contracts import Probe, Workload
 
 
 class AbsentHardwareVendor:

@@ -1,0 +1,1 @@
+"""Contracts and value types every layer shares; imports nothing else of flagbench."""

@@ -1,0 +1,130 @@
+"""Option parsing the commands share: comma-separated lists, KEY=VALUE tags, [CASE=]PATH
+values, and the run filters of report, export and compare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from flagbench.api.errors import FlagbenchError
+
+if TYPE_CHECKING:
+    from flagbench.store import RunQuery
+
+T = TypeVar("T")
+
+DB_HELP = (
+    "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
+)
+
+
+def split_list(value: str, option: str, convert: Callable[[str], T]) -> tuple[T, ...]:
+    items = [v.strip() for v in value.split(",")]
+    if not value.strip() or any(not v for v in items):
+        raise FlagbenchError(f"{option} needs a comma-separated list without empty items")
+    out = []
+    for item in items:
+        try:
+            out.append(convert(item))
+        except ValueError:
+            raise FlagbenchError(f"{option}: {item!r} is not valid") from None
+    return tuple(out)
+
+
+def tag_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    tags: dict[str, str] = {}
+    for raw in values:
+        key, sep, val = raw.partition("=")
+        if not sep or not key.strip():
+            raise FlagbenchError(f"--tag {raw!r}: expected key=value")
+        if key.strip() in tags:
+            raise FlagbenchError(f"--tag {key.strip()!r} given twice")
+        tags[key.strip()] = val.strip()
+    return tuple(sorted(tags.items()))
+
+
+def per_case(values: tuple[str, ...], cases: tuple[str, ...], option: str) -> dict[str, str]:
+    """``[CASE=]PATH`` values of a repeatable option, keyed by case name."""
+    out: dict[str, str] = {}
+    for raw in values:
+        case, sep, path = raw.partition("=")
+        if not sep:
+            if len(cases) != 1:
+                raise FlagbenchError(f"with several cases, give {option} as CASE=PATH")
+            case, path = cases[0], raw
+        if case in out:
+            raise FlagbenchError(f"{option} given twice for {case!r}")
+        out[case] = path
+    return out
+
+
+def parse_case_options(values: tuple[str, ...], cases: tuple[str, ...]
+                  ) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for raw in values:
+        target, sep, value = raw.partition("=")
+        case, dot, key = target.rpartition(".")
+        if not sep or not key.strip():
+            raise FlagbenchError(f"--case-option {raw!r}: expected [CASE.]KEY=VALUE")
+        if not dot:
+            if len(cases) != 1:
+                raise FlagbenchError("with several cases, give --case-option as CASE.KEY=VALUE")
+            case = cases[0]
+        options = out.setdefault(case.strip(), {})
+        if key.strip() in options:
+            raise FlagbenchError(f"--case-option {case}.{key.strip()} given twice")
+        options[key.strip()] = value.strip()
+    return out
+
+
+def filter_options(func: Callable[..., int]) -> Callable[..., int]:
+    """The run filters shared by report, export and compare."""
+    for option in reversed([
+        click.option("--case", "cases", multiple=True,
+                     help="Only these cases (repeatable, or a,b)."),
+        click.option("--vendor", "vendors", multiple=True,
+                     help="Only these vendors (repeatable, or a,b)."),
+        click.option("--host", "hosts", multiple=True, help="Only runs from these hostnames."),
+        click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                     help="Only runs carrying this tag (repeatable: all must match)."),
+        click.option("--since", default=None, metavar="WHEN",
+                     help="Runs started at or after: ISO date/time (UTC) or an age (7d, 12h)."),
+        click.option("--until", default=None, metavar="WHEN",
+                     help="Runs started before: ISO date/time (UTC) or an age (7d, 12h)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def run_query(cases: tuple[str, ...], vendors: tuple[str, ...], hosts: tuple[str, ...],
+           tags: tuple[str, ...], since: str | None, until: str | None) -> RunQuery:
+    from flagbench.report.selection import parse_tags, parse_time
+    from flagbench.store import RunQuery
+
+    def names(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+        return tuple(n for v in values for n in split_list(v, option, str))
+
+    query = RunQuery(
+        cases=names(cases, "--case"), vendors=names(vendors, "--vendor"),
+        hosts=names(hosts, "--host"), tags=parse_tags(tags),
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+    )
+    if query.since and query.until and query.since >= query.until:
+        raise FlagbenchError("--since must be before --until")
+    return query
+
+
+def describe_query(query: RunQuery, latest: bool) -> str:
+    parts = [f"{name} {', '.join(values)}" for name, values in (
+        ("case", query.cases), ("vendor", query.vendors), ("host", query.hosts),
+        ("tag", tuple(f"{k}={v}" for k, v in query.tags))) if values]
+    if query.since:
+        parts.append(f"since {query.since:%Y-%m-%d %H:%M} UTC")
+    if query.until:
+        parts.append(f"until {query.until:%Y-%m-%d %H:%M} UTC")
+    if latest:
+        parts.append("latest run of each vendor × case × spec")
+    return "; ".join(parts)

@@ -1,0 +1,60 @@
+"""`flagbench spool`: runs a database could not take, listed or written now."""
+
+from __future__ import annotations
+
+import click
+
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.exit_codes import EXIT_SPOOLED
+from flagbench.cli.options import DB_HELP
+from flagbench.cli.output import print_error
+
+
+@click.command()
+@click.option("--replay", is_flag=True,
+              help="Write the spooled runs to the database and remove them from the spool.")
+@click.option("--db", default=None, help=DB_HELP)
+@click.option("--all", "all_targets", is_flag=True,
+              help="With --replay: also write runs that were spooled for another database.")
+def spool(replay: bool, db: str | None, all_targets: bool) -> int:
+    """List the runs that could not be written to a database, or write them now (--replay).
+
+    Replay writes the runs spooled for the database it is given and keeps the others, so a
+    host that spooled for two databases does not mix them (--all writes them all there).
+    Replaying is idempotent: a run already in the database (same uid) is not written twice.
+    """
+    from flagbench.cli import console
+    from flagbench.store import spool as spool_
+
+    entries = spool_.entries()
+    out = console.console()
+    if not replay:
+        if db is not None or all_targets:
+            raise FlagbenchError(f"{'--db' if db is not None else '--all'} applies to "
+                                 "--replay only")
+        out.print(f"{len(entries)} run(s) in the spool {spool_.spool_dir()}", markup=False)
+        for e in entries:
+            what = e.record.label if e.record else e.path.name
+            out.print(f"  {e.spooled_at} {what} → {e.target}: {e.error}", markup=False)
+        return 0
+    from flagbench.store import Store
+    from flagbench.store.replay import replay as replay_entries
+
+    store = Store.open(db, create=True)
+    left = elsewhere = 0
+    for r in replay_entries(store, entries, all_targets):
+        name = r.entry.record.label if r.entry.record else r.entry.path.name
+        if r.run_id is None:
+            left += not r.elsewhere
+            elsewhere += r.elsewhere
+            out.print(f"  kept {name}: {r.kept_because}", markup=False)
+        else:
+            out.print(f"  wrote {name} as run {r.run_id}", markup=False)
+    store.close()
+    written = len(entries) - left - elsewhere
+    out.print(f"{written} run(s) written to {store.label}, {left + elsewhere} left in the spool"
+              + (f" ({elsewhere} for other databases)" if elsewhere else ""), markup=False)
+    if left:
+        print_error(f"{left} spooled run(s) could not be written to {store.label}")
+        return EXIT_SPOOLED
+    return 0

@@ -1,0 +1,2 @@
+"""Timed windows: warm-up, the stopping rule, scenarios, generation timing, energy, interference.
+Imports api and stats."""

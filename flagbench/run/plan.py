@@ -1,0 +1,159 @@
+"""Expand a request into the matrix of RunSpecs, validating every name before anything runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from flagbench.api.contracts import Case, CaseOption, OptionValue
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.plugins import Registry
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.run.weights import check_weights
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, already parsed."""
+
+    vendors: tuple[str, ...]
+    cases: tuple[str, ...]
+    batch_sizes: tuple[int, ...] = (1,)
+    precisions: tuple[str, ...] = ("fp32",)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    weights: Mapping[str, str] = field(default_factory=dict)
+    """Checkpoint path per case name."""
+    tags: tuple[tuple[str, str], ...] = ()
+    rounds: int = 1
+    """Run the whole matrix this many times, reversing the order every other round."""
+    scenarios: tuple[str, ...] = ("latency",)
+    target_qps: float | None = None
+    p99_bound_s: float | None = None
+    find_max_qps: bool = False
+    case_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
+    """Raw ``KEY=VALUE`` case options per case name, parsed against what each case declares."""
+    data: Mapping[str, str] = field(default_factory=dict)
+    """Evaluation data directory per case name (``--data``), checked by the case."""
+
+
+def resolve_options(case: Case, given: Mapping[str, str | OptionValue]
+                    ) -> tuple[tuple[str, OptionValue], ...]:
+    """Every option the case declares, with the given value or its default, checked."""
+    declared: Mapping[str, CaseOption] = getattr(case, "options", None) or {}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise FlagbenchError(
+            f"case {case.name!r} has no option {unknown[0]!r} (its options: {known})")
+    return tuple(sorted(
+        (key, opt.parse(key, given[key]) if key in given else opt.default)
+        for key, opt in declared.items()
+    ))
+
+
+def configured(case: Case, options: tuple[tuple[str, OptionValue], ...]) -> Case:
+    """The case set up with resolved options; a case without options is used as it is."""
+    if not options:
+        return case
+    configure = getattr(case, "with_options", None)
+    if not callable(configure):
+        raise FlagbenchError(f"case {case.name!r} declares options but has no with_options")
+    result: Case = configure(dict(options))
+    return result
+
+
+def check_data(case: Case, path: str) -> None:
+    """Refuse a ``--data`` directory the case cannot evaluate on, before anything runs."""
+    check = getattr(case, "check_data", None)
+    if not callable(check):
+        raise FlagbenchError(f"case {case.name!r} takes no --data")
+    check(path)
+
+
+def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
+    if not values:
+        raise FlagbenchError(f"no {what} given")
+    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    if dupes:
+        raise FlagbenchError(f"{what} listed twice: {', '.join(dupes)}")
+
+
+#: Longest tag key the store holds (``tags.key`` is VARCHAR(128); PostgreSQL enforces it).
+MAX_TAG_KEY = 128
+
+
+def _check_tags(tags: tuple[tuple[str, str], ...]) -> None:
+    for key, value in tags:
+        if len(key) > MAX_TAG_KEY:
+            raise FlagbenchError(f"tag key {key[:20]!r}… is longer than {MAX_TAG_KEY} characters")
+        if "\x00" in key or "\x00" in value:
+            raise FlagbenchError(f"tag {key!r} holds a NUL character")
+
+
+def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
+    """The matrix case × scenario × vendor × batch size × precision, nested in that order,
+    once per round.
+
+    Unknown or broken plugins, bad values and weights that do not load or fit are refused
+    here, so a bad request stores nothing.
+    """
+    _unique(request.vendors, "vendors")
+    _unique(request.cases, "cases")
+    _unique(request.batch_sizes, "batch sizes")
+    _unique(request.precisions, "precisions")
+    _unique(request.scenarios, "scenarios")
+    _check_tags(request.tags)
+    if request.rounds < 1:
+        raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
+    server_options = request.target_qps or request.p99_bound_s or request.find_max_qps
+    if server_options and "server" not in request.scenarios:
+        raise FlagbenchError(
+            "--target-qps, --p99-bound-ms and --find-max-qps apply to --scenario server")
+    for name in request.vendors:
+        registry.vendor(name)
+    cases = {name: registry.case(name) for name in request.cases}
+    for case_name in request.case_options:
+        if case_name not in cases:
+            raise FlagbenchError(
+                f"--case-option names case {case_name!r}, which is not being run")
+    options = {name: resolve_options(case, request.case_options.get(name, {}))
+               for name, case in cases.items()}
+    for name, case in cases.items():
+        configured(case, options[name])  # constraints between options (FlagbenchError)
+        if request.find_max_qps and callable(getattr(case, "generation", None)):
+            raise FlagbenchError(f"{name}: --find-max-qps is not supported for generation "
+                                 "cases (TTFT and TPOT would mix the rates tried)")
+    for case_name, path in request.weights.items():
+        if case_name not in cases:
+            raise FlagbenchError(f"--weights names case {case_name!r}, which is not being run")
+        check_weights(configured(cases[case_name], options[case_name]).build_model, path)
+    for case_name, path in request.data.items():
+        if case_name not in cases:
+            raise FlagbenchError(f"--data names case {case_name!r}, which is not being run")
+        check_data(configured(cases[case_name], options[case_name]), path)
+    matrix = [
+        (vendor, case, bs, precision, scenario)
+        for case in request.cases
+        for scenario in request.scenarios
+        for vendor in request.vendors
+        for bs in request.batch_sizes
+        for precision in request.precisions
+    ]
+    specs = []
+    matrix_id = uuid.uuid4().hex[:12]
+    for r in range(1, request.rounds + 1):
+        # A B, B A, A B …: a linear drift of the machine then weighs on every cell alike.
+        order = matrix if r % 2 == 1 else matrix[::-1]
+        specs += [
+            RunSpec(vendor=vendor, case=case, batch_size=bs, precision=precision,
+                    scenario=scenario, measure=request.measure,
+                    weights=request.weights.get(case), tags=request.tags, round=r,
+                    matrix_id=matrix_id,
+                    target_qps=request.target_qps if scenario == "server" else None,
+                    p99_bound_s=request.p99_bound_s if scenario == "server" else None,
+                    find_max_qps=request.find_max_qps and scenario == "server",
+                    options=options[case], data=request.data.get(case))
+            for vendor, case, bs, precision, scenario in order
+        ]
+    return specs

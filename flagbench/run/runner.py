@@ -1,0 +1,87 @@
+"""Runs specs one after another: probes each vendor once, skips what cannot run here, and hands
+the rest to an executor (in this process, or one child process per run)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from flagbench.api.contracts import Probe
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.plugins import Registry
+from flagbench.api.result import RunResult, Status
+from flagbench.api.spec import RunSpec
+from flagbench.run.environment import host_facts
+from flagbench.run.execute import InProcessExecutor
+
+log = logging.getLogger(__name__)
+
+Phase = Callable[[str, str], None]
+
+
+def _quiet(_phase: str, _detail: str) -> None:
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Executor(Protocol):
+    """Where a runnable spec is measured: ``InProcessExecutor`` (run/execute.py) or
+    ``ChildProcessExecutor`` (run/isolation.py)."""
+
+    def execute(self, spec: RunSpec, environment: Mapping[str, Any],
+                phase: Phase = ...) -> RunResult:
+        """Measure ``spec``; every outcome, a crash or a timeout included, as a RunResult."""
+
+
+class Runner:
+    """Runs specs one after another, probing each vendor once.
+
+    Probing and skipping stay in this process, so a skip costs no start-up; what can run goes
+    to the executor (by default ``InProcessExecutor``).
+    """
+
+    def __init__(self, registry: Registry, executor: Executor | None = None) -> None:
+        self._registry = registry
+        self._executor: Executor = executor or InProcessExecutor(registry)
+        self._probes: dict[str, Probe] = {}
+
+    def probe(self, vendor_name: str) -> Probe:
+        """The vendor's probe, cached for the life of the runner."""
+        if vendor_name not in self._probes:
+            self._probes[vendor_name] = self._registry.vendor(vendor_name).probe()
+        return self._probes[vendor_name]
+
+    def run(self, spec: RunSpec, phase: Phase = _quiet) -> RunResult:
+        """Run one spec; every outcome comes back as a RunResult, Ctrl-C as ``interrupted``."""
+        started = _now()
+        environment: dict[str, Any] = {"host": host_facts()}
+
+        def ended(status: Status, reason: str) -> RunResult:
+            return RunResult(spec, status, started, _now(), reason=reason,
+                             environment=environment)
+
+        try:
+            probe = self.probe(spec.vendor)
+            environment["versions"] = dict(probe.versions)
+            environment["devices"] = list(probe.devices)
+            if not probe.available:
+                return ended(Status.SKIPPED, probe.reason)
+            if spec.precision not in probe.precisions:
+                why = probe.unsupported.get(spec.precision) or (
+                    f"offers {', '.join(probe.precisions) or 'no precision'} here"
+                )
+                return ended(Status.SKIPPED, f"{spec.vendor} cannot run {spec.precision}: {why}")
+            return self._executor.execute(spec, environment, phase)
+        except FlagbenchError as exc:
+            return ended(Status.FAILED, str(exc))
+        except Exception as exc:  # a vendor's bug becomes a failed run, the matrix goes on
+            log.debug("run %s failed", spec.label, exc_info=True)
+            return ended(Status.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0])
+        except KeyboardInterrupt:
+            return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+

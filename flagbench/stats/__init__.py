@@ -1,0 +1,3 @@
+"""Statistics of samples: summaries, intervals, comparisons, rounds, step detection.
+
+Imports api only."""
