@@ -31,8 +31,9 @@ LAYER_NORM_EPS = 1e-12
 CLS_ID, SEP_ID, FIRST_WORD_ID = 101, 102, 1000
 
 
-def _build() -> torch.nn.Module:
-    """Define and build the encoder; torch is imported here so listing cases stays fast."""
+def _build(layers: int = LAYERS) -> torch.nn.Module:
+    """Define and build the encoder (with fewer layers for tests that need only its shape);
+    torch is imported here so listing cases stays fast."""
     import math
 
     from torch import Tensor, nn
@@ -121,7 +122,7 @@ def _build() -> torch.nn.Module:
     class Encoder(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.layer = nn.ModuleList(Layer() for _ in range(LAYERS))
+            self.layer = nn.ModuleList(Layer() for _ in range(layers))
 
         def forward(self, x: Tensor, mask: Tensor) -> Tensor:
             for layer in self.layer:

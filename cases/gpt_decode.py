@@ -34,8 +34,9 @@ HEAD_DIM = HIDDEN // HEADS
 LAYER_NORM_EPS = 1e-5
 
 
-def _build() -> torch.nn.Module:
-    """Define and build GPT-2 small; torch is imported here so listing cases stays fast."""
+def _build(layers: int = LAYERS) -> torch.nn.Module:
+    """Define and build GPT-2 small (with fewer blocks for tests that need only its shape);
+    torch is imported here so listing cases stays fast."""
     import math
 
     import torch
@@ -104,13 +105,13 @@ def _build() -> torch.nn.Module:
             super().__init__()
             self.wte = nn.Embedding(VOCAB, HIDDEN)
             self.wpe = nn.Embedding(POSITIONS, HIDDEN)
-            self.h = nn.ModuleList(Block() for _ in range(LAYERS))
+            self.h = nn.ModuleList(Block() for _ in range(layers))
             self.ln_f = nn.LayerNorm(HIDDEN, eps=LAYER_NORM_EPS)
             nn.init.normal_(self.wte.weight, std=0.02)
             nn.init.normal_(self.wpe.weight, std=0.01)
             for name, p in self.named_parameters():  # GPT-2's scaled residual projections
                 if name.endswith("c_proj.weight"):
-                    nn.init.normal_(p, std=0.02 / math.sqrt(2 * LAYERS))
+                    nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
 
         def run(self, ids: Tensor, positions: Tensor, mask: Tensor,
                 cache: tuple[Tensor, Tensor, Tensor] | None = None

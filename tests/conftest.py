@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -77,8 +80,8 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results.db"
 
 
-def _flagbench(*args: str, env: dict[str, str] | None = None,
-               plugins: bool = True) -> subprocess.CompletedProcess[str]:
+def _flagbench_process(*args: str, env: dict[str, str] | None = None,
+                       plugins: bool = True) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.pop("FLAGBENCH_DB", None)
     if plugins:
@@ -92,13 +95,60 @@ def _flagbench(*args: str, env: dict[str, str] | None = None,
     )
 
 
+def _flagbench_in_process(*args: str, env: dict[str, str] | None = None,
+                          plugins: bool = True) -> subprocess.CompletedProcess[str]:
+    """``python -m flagbench ARGS`` without the interpreter: ``main()`` in this process with
+    the same argv, environment, exit code and output. A run's child processes (isolation)
+    are real and inherit the environment and the plugin path, as they would from the CLI."""
+    if env and "PYTHONPATH" in env:  # a path for this process's imports: only a new one sees it
+        return _flagbench_process(*args, env=env, plugins=plugins)
+    from flagbench.cli.main import main
+
+    saved_env, saved_path, saved_argv = dict(os.environ), list(sys.path), sys.argv
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.pop("FLAGBENCH_DB", None)
+    os.environ.update(env or {})
+    if plugins:
+        sys.path.insert(0, str(PLUGIN_SITE))
+    sys.argv = ["flagbench", *args]
+    code: int | str | None = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as done:
+                code = done.code
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.path[:] = saved_path
+        sys.argv = saved_argv
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(["flagbench", *args], returncode, out.getvalue(),
+                                       err.getvalue())
+
+
 @pytest.fixture
 def flagbench() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run the real CLI in a child process, as a user would (test plugins installed)."""
-    return _flagbench
+    """Run the real CLI as a user would (test plugins installed), in this process: a new
+    interpreter per command would cost start-up and imports and test nothing more."""
+    return _flagbench_in_process
+
+
+@pytest.fixture
+def flagbench_process() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real CLI in a child process, for tests of what only a process shows."""
+    return _flagbench_process
 
 
 @pytest.fixture
 def quick() -> list[str]:
-    """Measurement options that keep test runs short."""
-    return ["--warmup", "0.05", "--min-time", "0.2", "--max-time", "1", "--min-iters", "5"]
+    """Measurement options that keep test runs short, measured in the CLI's own process: a
+    child per run would cost a torch import (and often torch._dynamo's, for the FLOP count)
+    of seconds, and only the isolation tests test isolation (they add --isolate)."""
+    return ["--warmup", "0.05", "--min-time", "0.2", "--max-time", "1", "--min-iters", "5",
+            "--no-isolate"]

@@ -135,9 +135,8 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
         )
     registry = Registry.discover()
     specs = build_plan(request, registry)
-    executor = ChildProcessExecutor(timeout) if isolate else InProcessExecutor(registry)
-    if not isolate:
-        ChildProcessExecutor(timeout)  # the same check of --timeout either way
+    in_child = ChildProcessExecutor(timeout)  # refuses a bad --timeout, isolated or not
+    executor = in_child if isolate else InProcessExecutor(registry)
     return _run_and_print(specs, Runner(registry, executor), db, request.rounds)
 
 

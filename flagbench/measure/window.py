@@ -130,8 +130,6 @@ def warm_up(session: Session, loaded: Any, config: MeasureConfig,
         iters += 1
 
 
-
-
 class TimedWindow:
     """One scenario's timed window, so that every scenario warms up, meters energy, watches
     for interference, reports progress and books its Measurement the same way.

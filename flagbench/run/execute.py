@@ -10,8 +10,8 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flagbench.api.contracts import Case, LabelledData, Peak, Session, Vendor, Workload
@@ -30,6 +30,7 @@ from flagbench.run.generation import (
     with_generation_metrics,
 )
 from flagbench.run.plan import configured
+from flagbench.run.progress import Phase, no_phase, utc_now
 from flagbench.run.reference import (
     FIDELITY_MIN_SAMPLES,
     FIDELITY_SEED,
@@ -40,16 +41,6 @@ from flagbench.run.scenario import timed_window
 from flagbench.run.weights import apply_state_dict, file_digest, load_state_dict
 
 log = logging.getLogger(__name__)
-
-Phase = Callable[[str, str], None]
-
-
-def _quiet(_phase: str, _detail: str) -> None:
-    pass
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _rss() -> int:
@@ -115,14 +106,14 @@ def _work(vendor: Vendor, case: Case, spec: RunSpec, environment: dict[str, Any]
 
 
 def execute(registry: Registry, spec: RunSpec, environment: Mapping[str, Any],
-            phase: Phase = _quiet, isolation: str = "in process") -> RunResult:
+            phase: Phase = no_phase, isolation: str = "in process") -> RunResult:
     """Measure a spec the runner found runnable; ``environment`` holds what the runner
     recorded (host, probe versions and devices), ``isolation`` where this process runs."""
-    started = _now()
+    started = utc_now()
     env = dict(environment)
 
     def ended(status: Status, reason: str) -> RunResult:
-        return RunResult(spec, status, started, _now(), reason=reason, environment=env)
+        return RunResult(spec, status, started, utc_now(), reason=reason, environment=env)
 
     try:
         return _measure(registry, spec, started, env, phase, isolation)
@@ -143,7 +134,7 @@ class InProcessExecutor:
         self._registry = registry
 
     def execute(self, spec: RunSpec, environment: Mapping[str, Any],
-                phase: Phase = _quiet) -> RunResult:
+                phase: Phase = no_phase) -> RunResult:
         """Measure ``spec`` here."""
         return execute(self._registry, spec, environment, phase, "in process")
 
@@ -224,7 +215,7 @@ def _measure(registry: Registry, spec: RunSpec, started: datetime,
         if e is not None else {"available": False, "reason": measurement.energy_note}
     )
     result = RunResult(
-        spec, Status.OK, started, _now(),
+        spec, Status.OK, started, utc_now(),
         measurement=measurement, fidelity=fidelity, actual=session.actual,
         setup_s=setup_s, flops_per_sample=flops or None, environment=environment,
         case_metrics=(*generation_metrics, *accuracy), bytes_per_sample=bytes_per_sample,

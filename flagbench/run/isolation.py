@@ -12,22 +12,17 @@ import contextlib
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.child import child_main
+from flagbench.run.progress import Phase, no_phase, utc_now
 
-Phase = Callable[[str, str], None]
 #: How long a child gets to exit after its result arrived, or after it was told to stop.
 _GRACE_S = 10.0
-
-
-def _quiet(_phase: str, _detail: str) -> None:
-    pass
 
 
 def _describe_exit(code: int | None) -> str:
@@ -52,7 +47,7 @@ class ChildProcessExecutor:
         self.timeout_s = timeout_s
 
     def execute(self, spec: RunSpec, environment: Mapping[str, Any],
-                phase: Phase = _quiet) -> RunResult:
+                phase: Phase = no_phase) -> RunResult:
         """Measure ``spec`` in a child; its death, overrun or Ctrl-C becomes the result."""
         return run_in_child(spec, self.timeout_s, phase, environment)
 
@@ -63,10 +58,10 @@ def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
 
     ``environment`` is recorded with a run that ends without a result from the child.
     """
-    started = datetime.now(timezone.utc)
+    started = utc_now()
 
     def ended(status: Status, reason: str) -> RunResult:
-        return RunResult(spec, status, started, datetime.now(timezone.utc), reason=reason,
+        return RunResult(spec, status, started, utc_now(), reason=reason,
                          environment={**environment, "isolation": "child process"})
 
     # spawn, not fork: forking a process that has started torch's or ONNX Runtime's thread
@@ -81,7 +76,7 @@ def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
             process.start()
         sender.close()
         while True:
-            remaining = deadline - datetime.now(timezone.utc).timestamp()
+            remaining = deadline - utc_now().timestamp()
             if remaining <= 0 or not receiver.poll(remaining):
                 process.kill()
                 process.join(_GRACE_S)

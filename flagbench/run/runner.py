@@ -4,8 +4,7 @@ the rest to an executor (in this process, or one child process per run)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flagbench.api.contracts import Probe
@@ -15,18 +14,9 @@ from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.environment import host_facts
 from flagbench.run.execute import InProcessExecutor
+from flagbench.run.progress import Phase, no_phase, utc_now
 
 log = logging.getLogger(__name__)
-
-Phase = Callable[[str, str], None]
-
-
-def _quiet(_phase: str, _detail: str) -> None:
-    pass
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Executor(Protocol):
@@ -56,13 +46,13 @@ class Runner:
             self._probes[vendor_name] = self._registry.vendor(vendor_name).probe()
         return self._probes[vendor_name]
 
-    def run(self, spec: RunSpec, phase: Phase = _quiet) -> RunResult:
+    def run(self, spec: RunSpec, phase: Phase = no_phase) -> RunResult:
         """Run one spec; every outcome comes back as a RunResult, Ctrl-C as ``interrupted``."""
-        started = _now()
+        started = utc_now()
         environment: dict[str, Any] = {"host": host_facts()}
 
         def ended(status: Status, reason: str) -> RunResult:
-            return RunResult(spec, status, started, _now(), reason=reason,
+            return RunResult(spec, status, started, utc_now(), reason=reason,
                              environment=environment)
 
         try:

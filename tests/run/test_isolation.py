@@ -19,7 +19,7 @@ def test_faults_become_stored_runs_and_the_matrix_goes_on(flagbench, quick,
                                                           tmp_path: Path) -> None:
     db = tmp_path / "faults.db"
     out = flagbench("run", "--vendor", "segfault,hang,memory-hog,oom-killed,cpu",
-                    "--case", "tiny-mlp", "--timeout", "20", "--db", str(db), *quick)
+                    "--case", "tiny-mlp", "--timeout", "10", "--db", str(db), *quick, "--isolate")
     assert out.returncode == 1, out.stderr  # failed runs make the exit code 1, not a crash
     assert "Traceback" not in out.stderr
     store = Store.open(str(db), create=False)
@@ -28,7 +28,7 @@ def test_faults_become_stored_runs_and_the_matrix_goes_on(flagbench, quick,
     assert (runs["segfault"].status, runs["segfault"].reason) == (
         "failed", "the run's process was killed by SIGSEGV")
     assert runs["hang"].status == "timeout"
-    assert runs["hang"].reason == "no result within the 20 s time limit"
+    assert runs["hang"].reason == "no result within the 10 s time limit"
     assert runs["memory-hog"].status == "failed" and "MemoryError" in runs["memory-hog"].reason
     assert runs["oom-killed"].reason == "the run's process was killed by SIGKILL (out of memory?)"
     assert runs["cpu"].status == "ok"
