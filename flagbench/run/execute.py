@@ -7,7 +7,6 @@ The executors run it here (``InProcessExecutor``) or in a spawned child (run/chi
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import time
 from collections.abc import Mapping
@@ -15,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from flagbench.api.contracts import Case, LabelledData, Peak, Session, Vendor, Workload
-from flagbench.api.errors import FlagbenchError
 from flagbench.api.plugins import Registry
 from flagbench.api.result import Metric, RunResult, Status
 from flagbench.api.spec import RunSpec
@@ -29,6 +27,7 @@ from flagbench.run.generation import (
     reference_generation,
     with_generation_metrics,
 )
+from flagbench.run.guard import guarded
 from flagbench.run.plan import configured
 from flagbench.run.progress import Phase, no_phase, utc_now
 from flagbench.run.reference import (
@@ -39,8 +38,6 @@ from flagbench.run.reference import (
 )
 from flagbench.run.scenario import timed_window
 from flagbench.run.weights import apply_state_dict, file_digest, load_state_dict
-
-log = logging.getLogger(__name__)
 
 
 def _rss() -> int:
@@ -111,19 +108,8 @@ def execute(registry: Registry, spec: RunSpec, environment: Mapping[str, Any],
     recorded (host, probe versions and devices), ``isolation`` where this process runs."""
     started = utc_now()
     env = dict(environment)
-
-    def ended(status: Status, reason: str) -> RunResult:
-        return RunResult(spec, status, started, utc_now(), reason=reason, environment=env)
-
-    try:
-        return _measure(registry, spec, started, env, phase, isolation)
-    except FlagbenchError as exc:
-        return ended(Status.FAILED, str(exc))
-    except Exception as exc:  # a vendor's bug becomes a failed run, the matrix goes on
-        log.debug("run %s failed", spec.label, exc_info=True)
-        return ended(Status.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0])
-    except KeyboardInterrupt:
-        return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+    return guarded(spec, started, env,
+                   lambda: _measure(registry, spec, started, env, phase, isolation))
 
 
 class InProcessExecutor:

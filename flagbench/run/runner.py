@@ -3,20 +3,17 @@ the rest to an executor (in this process, or one child process per run)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flagbench.api.contracts import Probe
-from flagbench.api.errors import FlagbenchError
 from flagbench.api.plugins import Registry
 from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.environment import host_facts
 from flagbench.run.execute import InProcessExecutor
+from flagbench.run.guard import ended, guarded
 from flagbench.run.progress import Phase, no_phase, utc_now
-
-log = logging.getLogger(__name__)
 
 
 class Executor(Protocol):
@@ -51,27 +48,19 @@ class Runner:
         started = utc_now()
         environment: dict[str, Any] = {"host": host_facts()}
 
-        def ended(status: Status, reason: str) -> RunResult:
-            return RunResult(spec, status, started, utc_now(), reason=reason,
-                             environment=environment)
-
-        try:
+        def attempt() -> RunResult:
             probe = self.probe(spec.vendor)
             environment["versions"] = dict(probe.versions)
             environment["devices"] = list(probe.devices)
             if not probe.available:
-                return ended(Status.SKIPPED, probe.reason)
+                return ended(spec, started, environment, Status.SKIPPED, probe.reason)
             if spec.precision not in probe.precisions:
                 why = probe.unsupported.get(spec.precision) or (
                     f"offers {', '.join(probe.precisions) or 'no precision'} here"
                 )
-                return ended(Status.SKIPPED, f"{spec.vendor} cannot run {spec.precision}: {why}")
+                return ended(spec, started, environment, Status.SKIPPED,
+                             f"{spec.vendor} cannot run {spec.precision}: {why}")
             return self._executor.execute(spec, environment, phase)
-        except FlagbenchError as exc:
-            return ended(Status.FAILED, str(exc))
-        except Exception as exc:  # a vendor's bug becomes a failed run, the matrix goes on
-            log.debug("run %s failed", spec.label, exc_info=True)
-            return ended(Status.FAILED, f"{type(exc).__name__}: {exc}".splitlines()[0])
-        except KeyboardInterrupt:
-            return ended(Status.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+
+        return guarded(spec, started, environment, attempt)
 
