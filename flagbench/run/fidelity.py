@@ -10,7 +10,13 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+from flagbench.api.errors import FlagbenchError
 from flagbench.api.measurement import Fidelity
+
+
+class FidelityError(FlagbenchError, ValueError):
+    """The outputs cannot be compared with the reference's (count or shape): the run fails,
+    and its reason says that the fidelity check failed, not the vendor."""
 
 
 def compare_outputs(
@@ -19,16 +25,21 @@ def compare_outputs(
     """Compare outputs tensor by tensor; for classification, also argmax on the last axis.
 
     Non-finite outputs give infinite error and NaN cosine rather than an exception, so a
-    numerically broken vendor is stored with figures that say so.
+    numerically broken vendor is stored with figures that say so. Outputs must have the
+    reference's shapes: the right number of elements in another shape (a dropped batch axis)
+    would otherwise compare as perfect.
     """
     import numpy as np
 
     if len(reference) != len(actual):
-        raise ValueError(f"{len(actual)} outputs, reference has {len(reference)}")
+        raise FidelityError(f"fidelity check: {len(actual)} outputs, the reference has "
+                            f"{len(reference)}")
+    for i, (r, a) in enumerate(zip(reference, actual, strict=True)):
+        if np.shape(r) != np.shape(a):
+            raise FidelityError(f"fidelity check: output {i} has shape {tuple(np.shape(a))}, "
+                                f"the reference {tuple(np.shape(r))}")
     ref = np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in reference])
     got = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in actual])
-    if ref.shape != got.shape:
-        raise ValueError(f"output size {got.size} differs from reference {ref.size}")
     diff = np.abs(ref - got)
     finite = bool(np.all(np.isfinite(got)))
     denom = float(np.linalg.norm(ref) * np.linalg.norm(got))

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from flagbench.run.fidelity import compare_outputs
+from flagbench.api.contracts import Probe, Workload
+from flagbench.api.plugins import Plugin, Registry
+from flagbench.api.result import Status
+from flagbench.api.spec import MeasureConfig, RunSpec
+from flagbench.run.fidelity import FidelityError, compare_outputs
+from flagbench.run.runner import Runner
+from flagbench.vendors.torch_eager import CpuVendor
 
 
 def _logits() -> np.ndarray:
@@ -48,3 +56,42 @@ def test_non_finite_outputs_are_reported_not_raised() -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError):
         compare_outputs([_logits()], [_logits()[:4]], classification=True)
+
+
+def test_a_dropped_batch_axis_is_refused_though_the_sizes_agree() -> None:
+    # Eight batches of one, each [10] instead of [1, 10]: 80 values either way.
+    ref = _logits()
+    with pytest.raises(FidelityError, match=r"output 0 has shape \(80,\), the reference \(8, 10\)"):
+        compare_outputs([ref], [ref.reshape(-1)], classification=True)
+
+
+class _SqueezingVendor:
+    """cpu, but its session drops the batch axis of every output, as a careless adapter might."""
+
+    name = "squeezing"
+    description = "drops the batch axis"
+
+    def probe(self) -> Probe:
+        return CpuVendor().probe()
+
+    def prepare(self, workload: Workload) -> Any:
+        session = CpuVendor().prepare(workload)
+        plain = session.to_numpy
+        session.to_numpy = lambda outputs: [a.reshape(a.shape[1:]) for a in plain(outputs)]  # type: ignore[method-assign]
+        return session
+
+
+def test_a_run_whose_outputs_have_the_wrong_shape_fails_at_the_fidelity_check(
+        plugin_site: Path) -> None:
+    from flagbench_testplugins.tiny import TinyMlpCase
+
+    registry = Registry(
+        {"squeezing": Plugin("flagbench.vendors", "squeezing", "test", "test",
+                             obj=_SqueezingVendor())},
+        {"tiny-mlp": Plugin("flagbench.cases", "tiny-mlp", "test", "test", obj=TinyMlpCase())})
+    spec = RunSpec(vendor="squeezing", case="tiny-mlp",
+                   measure=MeasureConfig(warmup_s=0.0, min_time_s=0.05, max_time_s=0.2,
+                                         min_iters=5, target_ci=0.0))
+    result = Runner(registry).run(spec)
+    assert result.status is Status.FAILED
+    assert result.reason == "fidelity check: output 0 has shape (80,), the reference (8, 10)"
