@@ -152,5 +152,7 @@ class Measurement:
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
             raise ValueError("statistics do not describe the samples")
+        if not self.loop_s > 0:
+            raise ValueError(f"a timed window must have a positive length, got {self.loop_s!r}")
         if self.energy is None and not self.energy_note:
             raise ValueError("a measurement without energy must say why")

@@ -76,12 +76,23 @@ class RunResult:
 
     @property
     def throughput(self) -> float | None:
-        """Samples per second over the timed loop (batch size × iterations / loop time)."""
+        """Samples per second over the timed window's wall time (batch size × iterations /
+        loop time): what a host gets, launch gaps, synchronisation and the loop included."""
         m = self.measurement
         if m is None:
             return None
         if m.achieved_qps is not None:  # server: latencies include queueing, count completions
             return self.spec.batch_size * m.achieved_qps
+        return self.spec.batch_size * m.stats.n / m.loop_s
+
+    @property
+    def busy_throughput(self) -> float | None:
+        """Samples per second of timed iteration alone (batch size × iterations / the sum of
+        the timings): the rate while busy, an upper bound of ``throughput``; None for the
+        server scenario, whose timings include queueing."""
+        m = self.measurement
+        if m is None or m.achieved_qps is not None:
+            return None
         return self.spec.batch_size * m.stats.n / sum(m.samples)
 
     def _rate_metrics(self, tput: float) -> list[Metric]:
@@ -127,6 +138,9 @@ class RunResult:
             tput = self.throughput
             assert tput is not None
             out.append(Metric("throughput_sps", tput, "samples/s"))
+            busy = self.busy_throughput
+            if busy is not None:
+                out.append(Metric("busy_throughput_sps", busy, "samples/s"))
             out += self._rate_metrics(tput)
             if m.host_rss_bytes is not None:
                 out.append(Metric("host_rss_bytes", float(m.host_rss_bytes), "B"))
