@@ -84,10 +84,11 @@ class Session(Protocol):
     # Optional: ``time_one(loaded) -> float`` times one batch with the device's own timer
     # (CUDA events) in seconds, run and synchronise included; used instead of the host clock.
     # Optional: ``peak_memory_bytes() -> int | None``, peak device memory since prepare.
-    # Optional, for generation cases: ``chain(outputs, fresh) -> (first, loaded)`` returns the
-    # first output of ``run`` (logits) as a float32 host array and the loaded inputs made of
-    # the host tensors ``fresh`` followed by ``outputs[1:]`` left where they are (the KV cache
-    # stays on the device). Without it flagbench uses ``to_numpy`` then ``load``.
+    # Optional, for generation cases (both or neither): ``first_to_numpy(outputs) ->
+    # np.ndarray`` returns the first output of ``run`` (logits) as a float32 host array, and
+    # ``carry(outputs, fresh) -> loaded`` the next step's loaded inputs made of the host
+    # tensors ``fresh`` followed by ``outputs[1:]`` left where they are (the KV cache stays on
+    # the device). Without them flagbench uses ``to_numpy`` then ``load``.
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -70,13 +71,15 @@ def run_in_child(spec: RunSpec, timeout_s: float, phase: Phase,
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=child_main, args=(spec, dict(environment), sender),
                           name=f"flagbench {spec.label}")
-    deadline = started.timestamp() + timeout_s
+    # The time limit runs on the monotonic clock: a wall-clock step (NTP) must not cut a run
+    # short or let a hang run on.
+    deadline = time.monotonic() + timeout_s
     try:
         with _ctrl_c_deferred():
             process.start()
         sender.close()
         while True:
-            remaining = deadline - utc_now().timestamp()
+            remaining = deadline - time.monotonic()
             if remaining <= 0 or not receiver.poll(remaining):
                 process.kill()
                 process.join(_GRACE_S)

@@ -62,12 +62,18 @@ class Comparison:
                 f"[{(self.ci_low - 1) * 100:+.1f}, {(self.ci_high - 1) * 100:+.1f}]")
 
     def speedup_text(self) -> str:
-        """B's speed-up over A with its interval, e.g. "×1.38 [1.35–1.41]"."""
-        return f"×{self.speedup:.2f} [{1 / self.ci_high:.2f}–{1 / self.ci_low:.2f}]"
+        """B's speed-up over A with its interval, e.g. "×1.38 [1.35–1.41]" ("×0.0041" for a
+        250-fold slow-down: two significant digits below 0.1, never "×0.00")."""
+        return (f"×{_times(self.speedup)} [{_times(1 / self.ci_high)}–"
+                f"{_times(1 / self.ci_low)}]")
 
     def p_text(self) -> str:
         """The p-value as people read it."""
         return "p<0.001" if self.p_value < 0.001 else f"p={self.p_value:.3f}"
+
+
+def _times(factor: float) -> str:
+    return f"{factor:.2f}" if factor >= 0.1 else f"{factor:.2g}"
 
 
 def compare_samples(a: Sequence[float], b: Sequence[float],

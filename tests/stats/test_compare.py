@@ -149,3 +149,13 @@ def test_runs_with_other_case_options_are_other_cells(db_path: Path) -> None:
     store.close()
     assert html.count('class="matrix-row"') == 2
     assert "gemm[size=1024]" in html and "gemm[size=2048]" in html
+
+
+def test_a_large_slow_down_is_printed_with_its_digits() -> None:
+    # B 250 times slower than A: ×0.0040, never ×0.00.
+    a = [0.001 * (1 + 0.01 * (i % 5)) for i in range(40)]
+    c = compare_samples(a, [x * 250 for x in a])
+    assert c.speedup == pytest.approx(0.004)
+    assert c.speedup_text().startswith("×0.004")
+    assert "0.00 " not in c.speedup_text() and "×0.00 " not in c.speedup_text()
+    assert compare_samples(a, a).speedup_text().startswith("×1.00")
