@@ -61,13 +61,34 @@ def estimate_cpu_peak(cpuinfo: str, physical_cores: int | None, usable_cpus: int
     )
 
 
+#: CPU flags of native bf16 arithmetic. Plain AVX-512 is not one: oneDNN emulates bf16 there
+#: (and torch's own check accepts it), which would time conversions under a bf16 label.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16, AMX; Arm BF16
+
+
+def cpu_flags(cpuinfo: str) -> set[str]:
+    """The feature flags of /proc/cpuinfo's text (``flags`` on x86, ``Features`` on Arm)."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def host_cpuinfo() -> str | None:
+    """/proc/cpuinfo's text, or None where there is none (not Linux)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def _host_fp32_peak() -> Peak | None:
     import psutil
 
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    text = host_cpuinfo()
+    if text is None:
         return None
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)

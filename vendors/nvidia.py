@@ -9,10 +9,30 @@ the reason recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flagbench.api.contracts import Peak, Workload
 from flagbench.api.energy import EnergyMeter
+
+#: Precisions that are real only from compute capability 8.0 (Ampere): below it torch runs
+#: "tf32" as plain fp32 and emulates bf16 (``torch.cuda.is_bf16_supported()`` still says yes
+#: on V100 and T4), so a run under either label would not be what it says.
+NEEDS_AMPERE = ("tf32", "bf16")
+
+
+def ampere_gate(precisions: Sequence[str], capability: tuple[int, int] | None,
+                device: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``precisions`` without tf32 and bf16 below compute capability 8.0 (or when it is not
+    known), and why each was dropped."""
+    if capability is not None and tuple(capability) >= (8, 0):
+        return tuple(precisions), {}
+    have = (f"compute capability {capability[0]}.{capability[1]}" if capability is not None
+            else "an unknown compute capability")
+    dropped = {p: f"{p} needs compute capability 8.0 (Ampere) or newer; {device} has {have}, "
+               f"where it would {'run fp32' if p == 'tf32' else 'be emulated'}"
+               for p in precisions if p in NEEDS_AMPERE}
+    return tuple(p for p in precisions if p not in dropped), dropped
 
 
 def _nvml() -> tuple[Any, str]:
@@ -53,6 +73,18 @@ class NvidiaMeasures:
 
         nvml, why = _nvml()
         return {"nvml": device_facts(nvml, 0) if nvml is not None else {"unavailable": why}}
+
+    def compute_capability(self) -> tuple[int, int] | None:
+        """GPU 0's compute capability from NVML, or None where NVML cannot say."""
+        nvml, _ = _nvml()
+        if nvml is None:
+            return None
+        try:
+            handle = nvml.nvmlDeviceGetHandleByIndex(0)
+            major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+        except Exception:  # an old driver, or no device
+            return None
+        return int(major), int(minor)
 
     def driver_versions(self) -> dict[str, str]:
         """The driver's version for the probe, or why NVML cannot say."""

@@ -7,6 +7,7 @@ silent fall-back to the CPU becomes a failed run instead of a wrong figure.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from flagbench.api.contracts import ActualRun, Probe, Workload
 from flagbench.api.errors import FlagbenchError
 
 from .host_cpu import HostCpuMeasures
-from .nvidia import NvidiaMeasures
+from .nvidia import NvidiaMeasures, ampere_gate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,6 +185,15 @@ class OrtCudaVendor(NvidiaMeasures, OrtVendor):
     bind_device = "cuda"
     precisions = ("fp32", "tf32", "fp16")
     unsupported = {"int8": "QDQ int8 is not accelerated by the CUDA provider (use TensorRT)"}
+
+    def probe(self) -> Probe:
+        """The provider's probe, without tf32 below compute capability 8.0 (from NVML)."""
+        base = super().probe()
+        if not base.available:
+            return base
+        precisions, dropped = ampere_gate(base.precisions, self.compute_capability(), "GPU 0")
+        return dataclasses.replace(base, precisions=precisions,
+                                   unsupported={**base.unsupported, **dropped})
 
     def provider_options(self, precision: str) -> dict[str, Any]:
         """ORT enables TF32 by default on Ampere and newer; fp32 must mean fp32."""

@@ -13,7 +13,7 @@ from flagbench.api.contracts import ActualRun, Probe, Workload
 from flagbench.api.energy import EnergyMeter
 
 from .host_cpu import HostCpuMeasures
-from .nvidia import NvidiaMeasures
+from .nvidia import NvidiaMeasures, ampere_gate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,18 +168,23 @@ class CpuVendor(HostCpuMeasures, TorchEagerVendor):
     device = "cpu"
 
     def probe(self) -> Probe:
-        """Always fp32; bf16 only where oneDNN has native bf16 (AVX512-BF16 or AMX)."""
+        """Always fp32; bf16 only where the CPU's flags say it has native bf16 (AVX512-BF16,
+        AMX or Arm's BF16): torch's own check also accepts plain AVX-512, where oneDNN emulates
+        it."""
         base = super().probe()
         if not base.available:
             return base
-        import torch
+        from flagbench.vendors.cpu_peak import NATIVE_BF16_FLAGS, cpu_flags, host_cpuinfo
 
-        if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        info = host_cpuinfo()
+        if info is not None and cpu_flags(info) & set(NATIVE_BF16_FLAGS):
             return Probe(True, devices=base.devices, versions=base.versions,
                          precisions=("fp32", "bf16"))
+        why = ("this CPU has no native bf16 (AVX512-BF16, AMX or Arm BF16); emulated bf16 "
+               "would mislead" if info is not None else
+               "cannot tell whether this CPU has native bf16 (no /proc/cpuinfo)")
         return Probe(True, devices=base.devices, versions=base.versions, precisions=("fp32",),
-                     unsupported={"bf16": "this CPU has no native bf16 (AVX512-BF16 or AMX); "
-                                          "emulated bf16 would mislead"})
+                     unsupported={"bf16": why})
 
 
 class CudaVendor(NvidiaMeasures, TorchEagerVendor):
@@ -203,11 +208,9 @@ class CudaVendor(NvidiaMeasures, TorchEagerVendor):
                          f"(CUDA {torch.version.cuda})")
         versions = {"torch": torch.__version__, "cuda": str(torch.version.cuda),
                     **self.driver_versions()}
-        precisions = ["fp32", "tf32", "fp16"]
-        unsupported = {"int8": "torch eager has no int8 inference path for these cases"}
-        if torch.cuda.is_bf16_supported():
-            precisions.append("bf16")
-        else:
-            unsupported["bf16"] = f"{torch.cuda.get_device_name(0)} has no bf16 support"
-        return Probe(True, devices=(torch.cuda.get_device_name(0),), versions=versions,
-                     precisions=tuple(precisions), unsupported=unsupported)
+        name = torch.cuda.get_device_name(0)
+        precisions, unsupported = ampere_gate(("fp32", "tf32", "fp16", "bf16"),
+                                              torch.cuda.get_device_capability(0), name)
+        unsupported["int8"] = "torch eager has no int8 inference path for these cases"
+        return Probe(True, devices=(name,), versions=versions, precisions=precisions,
+                     unsupported=unsupported)

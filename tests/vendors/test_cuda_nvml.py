@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from flagbench.api.energy import MEASURED, SAMPLED
-from flagbench.vendors.nvidia import NvidiaMeasures
+from flagbench.vendors.nvidia import NvidiaMeasures, ampere_gate
 from flagbench.vendors.nvml import device_facts, energy_meters, open_nvml
 from flagbench.vendors.onnxruntime_ep import OrtCudaVendor, OrtTensorRTVendor
 from flagbench.vendors.torch_eager import CudaVendor
@@ -21,7 +21,8 @@ class FakeNVMLError(Exception):
     pass
 
 
-def fake_pynvml(watts: float = 300.0, energy_counter: bool = True) -> types.ModuleType:
+def fake_pynvml(watts: float = 300.0, energy_counter: bool = True,
+                capability: tuple[int, int] = (9, 0)) -> types.ModuleType:
     """A pynvml with the real API's names and units (mW, mJ, MHz, bytes)."""
     m = types.ModuleType("pynvml")
     t0 = time.perf_counter()
@@ -45,6 +46,7 @@ def fake_pynvml(watts: float = 300.0, energy_counter: bool = True) -> types.Modu
     api("nvmlDeviceGetEnforcedPowerLimit", lambda h: 700_000)
     api("nvmlDeviceGetMemoryInfo", lambda h: types.SimpleNamespace(total=80 << 30))
     api("nvmlDeviceGetPowerUsage", lambda h: int(watts * 1000))
+    api("nvmlDeviceGetCudaComputeCapability", lambda h: capability)
 
     def energy(h: str) -> int:
         if not energy_counter:
@@ -136,3 +138,49 @@ def test_nvidia_vendors_without_nvml_say_why(monkeypatch: pytest.MonkeyPatch) ->
     for vendor in (CudaVendor(), OrtCudaVendor(), OrtTensorRTVendor()):
         assert vendor.meters(None) == []  # type: ignore[arg-type]
         assert "pip install nvidia-ml-py" in vendor.details()["nvml"]["unavailable"]
+
+
+def test_tf32_and_bf16_need_ampere() -> None:
+    assert ampere_gate(("fp32", "tf32", "fp16", "bf16"), (8, 0), "A100") == (
+        ("fp32", "tf32", "fp16", "bf16"), {})
+    precisions, dropped = ampere_gate(("fp32", "tf32", "fp16", "bf16"), (7, 0), "Tesla V100")
+    assert precisions == ("fp32", "fp16") and set(dropped) == {"tf32", "bf16"}
+    assert dropped["tf32"] == ("tf32 needs compute capability 8.0 (Ampere) or newer; Tesla V100 "
+                               "has compute capability 7.0, where it would run fp32")
+    assert "would be emulated" in dropped["bf16"]
+    assert ampere_gate(("fp32", "tf32"), None, "GPU 0")[0] == ("fp32",)  # unknown: not offered
+
+
+def _fake_cuda_torch(monkeypatch: pytest.MonkeyPatch, name: str, capability: tuple[int, int]
+                     ) -> None:
+    """torch as it looks on a host with one such GPU (the calls CudaVendor.probe makes)."""
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: name)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)  # as on V100: emulated
+
+
+def test_cuda_probe_offers_tf32_and_bf16_only_from_ampere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
+    _fake_cuda_torch(monkeypatch, "Tesla V100-SXM2-16GB", (7, 0))
+    probe = CudaVendor().probe()
+    assert probe.available and probe.precisions == ("fp32", "fp16")
+    assert "compute capability 7.0" in probe.unsupported["tf32"]
+    assert "emulated" in probe.unsupported["bf16"] and "int8" in probe.unsupported
+    _fake_cuda_torch(monkeypatch, "NVIDIA H100 80GB HBM3", (9, 0))
+    assert CudaVendor().probe().precisions == ("fp32", "tf32", "fp16", "bf16")
+
+
+def test_ort_cuda_probe_drops_tf32_below_ampere(monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(capability=(7, 5)))
+    probe = OrtCudaVendor().probe()
+    assert probe.available and probe.precisions == ("fp32", "fp16")
+    assert "compute capability 7.5" in probe.unsupported["tf32"]
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(capability=(8, 6)))
+    assert OrtCudaVendor().probe().precisions == ("fp32", "tf32", "fp16")
