@@ -13,7 +13,7 @@ from flagbench.api.energy import EnergyMeter, EnergyReading
 from flagbench.api.measurement import Measurement
 from flagbench.api.spec import MeasureConfig
 from flagbench.measure.interference import InterferenceProbe
-from flagbench.stats.summary import relative_ci_halfwidth, summarize
+from flagbench.stats.summary import interval_check, summarize
 
 #: Stopping rules, recorded with every run.
 STOP_CI = "ci_reached"  # minimum count and time met, median CI within target
@@ -81,13 +81,24 @@ def stop_meters(started: Sequence[EnergyMeter],
     return None, "; ".join(problems) or "no energy meter for this vendor on this host"
 
 
+#: Effective (independent-equivalent) timings the median's interval must rest on before it
+#: may end a window: with fewer, the autocorrelation it is widened by is itself too uncertain,
+#: and the first narrow interval of many looks is too often a lucky one.
+MIN_EFFECTIVE_SAMPLES = 50
+#: The CI target is checked at most this often (and after 10% more timings), so the check
+#: costs a vanishing share of the window and a run is not stopped by one of many looks.
+CHECK_EVERY_S = 1.0
+
+
 class StoppingRule:
     """When a timed window ends: at the maximum time or count, or once the minimum count and
-    time are met and the median's CI is within the target. Shared by every scenario."""
+    time are met and the median's CI is within the target on enough effective timings.
+    Shared by every scenario."""
 
     def __init__(self, config: MeasureConfig) -> None:
         self._config = config
         self._next_check = config.min_iters
+        self._next_time = config.min_time_s
 
     def check(self, samples: list[float], elapsed: float) -> str | None:
         """The rule that ends the window now, or None to go on."""
@@ -97,13 +108,14 @@ class StoppingRule:
         n = len(samples)
         if n >= c.max_iters:
             return STOP_MAX_ITERS
-        if n >= self._next_check and elapsed >= c.min_time_s:
+        if n >= self._next_check and elapsed >= self._next_time:
             if c.target_ci == 0:
                 return STOP_MIN
-            if relative_ci_halfwidth(samples) <= c.target_ci:
+            half, effective = interval_check(samples)
+            if half <= c.target_ci and effective >= MIN_EFFECTIVE_SAMPLES:
                 return STOP_CI
-            # Re-check after 10% more samples: sorting stays a small share of the loop.
             self._next_check = n + max(1, n // 10)
+            self._next_time = elapsed + CHECK_EVERY_S
         return None
 
 

@@ -109,7 +109,7 @@ def compare_runs(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
     The bootstrap and the U test treat every iteration as independent, and on a drifting
     machine they are not: two runs of the same thing can then differ "significantly". So
     the interval is the wider of the bootstrap's and one built from each side's
-    drift-aware median interval (batch medians within a run, round medians across runs,
+    drift-aware median interval (autocorrelation within a run, round medians across runs,
     ``rounds.pooled_stats``), combined in quadrature on the log scale.
     """
     from flagbench.stats.rounds import pooled_stats

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from flagbench.api.measurement import LatencyStats
+from flagbench.stats.autocorrelation import autocorrelation_time, t95
 
 # z for a two-sided 95% interval.
 _Z95 = 1.959963984540054
@@ -40,64 +41,44 @@ def median_ci(sorted_values: Sequence[float]) -> tuple[float, float]:
     return sorted_values[lo], sorted_values[hi]
 
 
-#: Consecutive batches for the drift-aware interval: nine degrees of freedom, and batches
-#: long enough (at least three timings) that their medians mean something.
-_BATCHES = 10
-_MIN_PER_BATCH = 3
-# Student's t for a two-sided 95% interval with _BATCHES - 1 degrees of freedom.
-_T95_9DF = 2.2621571627409915
-
-
-def batch_median_halfwidth(samples: Sequence[float]) -> float | None:
-    """Half-width of the median's 95% interval from the spread of consecutive batch medians,
-    or None below 30 timings.
-
-    Order statistics assume independent timings. On a shared machine they are not: the same
-    loop drifts by several percent over seconds, so successive timings share the drift and
-    the order-statistic interval comes out far too narrow. Splitting the timings, in the order
-    they were taken, into ten batches and using the batch medians' spread (the batch-means
-    method of simulation output analysis) measures the drift the interval has to cover.
-    """
-    n = len(samples)
-    if n < _BATCHES * _MIN_PER_BATCH:
-        return None
-    medians = []
-    for b in range(_BATCHES):
-        batch = sorted(samples[b * n // _BATCHES:(b + 1) * n // _BATCHES])
-        medians.append(percentile(batch, 50))
-    mean = math.fsum(medians) / _BATCHES
-    sd = math.sqrt(math.fsum((m - mean) ** 2 for m in medians) / (_BATCHES - 1))
-    return _T95_9DF * sd / math.sqrt(_BATCHES)
-
-
-def _interval_and_median(samples: Sequence[float],
-                         s: Sequence[float] | None = None) -> tuple[float, float, float]:
-    # ``s``: the samples already sorted, where the caller has them.
+def _interval(samples: Sequence[float], s: Sequence[float] | None = None
+              ) -> tuple[float, float, float, float]:
+    """(low, high, median, τ); ``s``: the samples already sorted, where the caller has them."""
     s = sorted(samples) if s is None else s
-    lo, hi = median_ci(s)
     med = percentile(s, 50)
-    half = batch_median_halfwidth(samples)
-    if half is None:
-        return lo, hi, med
-    # Kept within the timings' range, as the order-statistic interval always is.
-    return max(s[0], min(lo, med - half)), min(s[-1], max(hi, med + half)), med
+    n = len(s)
+    tau = autocorrelation_time(samples)
+    if not math.isfinite(tau):
+        return s[0], s[-1], med, tau  # not even one effective timing: the whole range
+    # Order statistics of n timings worth n / τ independent ones: the ranks' spread grows
+    # by √τ, and Student's t at n / τ - 1 degrees of freedom pays for estimating τ.
+    half = t95(n / tau - 1) * math.sqrt(n * tau) / 2.0
+    lo = max(0, math.floor(n / 2.0 - half) - 1)
+    hi = min(n - 1, math.ceil(n / 2.0 + half))
+    return s[lo], s[hi], med, tau
 
 
 def median_interval(samples: Sequence[float]) -> tuple[float, float]:
-    """The stored 95% interval of the median, from timings in the order they were taken: the
-    wider of the order-statistic interval (exact for independent timings) and the
-    batch-median interval (holds when the machine drifts)."""
-    lo, hi, _ = _interval_and_median(samples)
+    """The stored 95% interval of the median, from timings in the order they were taken:
+    order statistics with the ranks' spread widened for the timings' autocorrelation
+    (``autocorrelation.py``), so drift between timings widens the interval instead of
+    hiding; for independent timings it is the classic distribution-free interval."""
+    lo, hi, _, _ = _interval(samples)
     return lo, hi
 
 
 def relative_ci_halfwidth(samples: Sequence[float]) -> float:
     """Half the width of the median's 95% interval (``median_interval``) as a fraction of
     the median; ``samples`` in the order they were taken."""
-    lo, hi, med = _interval_and_median(samples)
-    if med <= 0:
-        return math.inf
-    return (hi - lo) / 2.0 / med
+    return interval_check(samples)[0]
+
+
+def interval_check(samples: Sequence[float]) -> tuple[float, float]:
+    """What the stopping rule asks, computed once: the interval's relative half-width, and
+    how many independent timings the samples are worth (n / τ)."""
+    lo, hi, med, tau = _interval(samples)
+    half = (hi - lo) / 2.0 / med if med > 0 else math.inf
+    return half, len(samples) / tau
 
 
 def summarize(samples: Sequence[float]) -> LatencyStats:
@@ -109,7 +90,7 @@ def summarize(samples: Sequence[float]) -> LatencyStats:
     n = len(s)
     mean = math.fsum(s) / n
     var = math.fsum((x - mean) ** 2 for x in s) / (n - 1) if n > 1 else 0.0
-    lo, hi, med = _interval_and_median(samples, s)
+    lo, hi, med, _ = _interval(samples, s)
     q1, q3 = percentile(s, 25), percentile(s, 75)
     fence_lo, fence_hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
     return LatencyStats(

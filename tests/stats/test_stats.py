@@ -10,8 +10,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from flagbench.stats.autocorrelation import autocorrelation_time
 from flagbench.stats.summary import (
-    batch_median_halfwidth,
     median_ci,
     median_interval,
     percentile,
@@ -98,13 +98,27 @@ def test_median_interval_stays_close_to_order_statistics_for_independent_timings
     assert 1.0 <= statistics.median(widths) <= 1.3
 
 
-def test_batch_interval_needs_thirty_timings_and_follows_time_order() -> None:
-    assert batch_median_halfwidth([1.0] * 29) is None
-    assert batch_median_halfwidth([1.0] * 30) == 0.0
+def test_interval_follows_time_order() -> None:
     rng = random.Random(2)
     drifting = _drifting(rng, 400, 0.9)
     shuffled = rng.sample(drifting, len(drifting))  # the same timings, drift broken up
     assert relative_ci_halfwidth(drifting) > 1.5 * relative_ci_halfwidth(shuffled)
+
+
+def test_autocorrelation_time_has_the_known_value() -> None:
+    # Independent timings: 1. Log-AR(1) with lag-1 correlation φ: (1 + φ) / (1 - φ), 19 at 0.9.
+    rng = np.random.default_rng(3)
+    assert autocorrelation_time(np.exp(rng.normal(0, 0.02, 20_000)).tolist()) < 1.2
+    phi, n = 0.9, 40_000
+    e = rng.normal(0, 0.02 * math.sqrt(1 - phi * phi), n)
+    x = np.empty(n)
+    x[0] = 0.0
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    assert 16 <= autocorrelation_time(np.exp(x).tolist()) <= 23
+    # A steady trend over 200 timings is worth a few independent ones, not 200.
+    assert autocorrelation_time([1 + 0.001 * i for i in range(200)]) > 40
+    assert autocorrelation_time([1.0] * 50) == 1.0
 
 
 def test_single_sample_and_refusals() -> None:
