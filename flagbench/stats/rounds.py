@@ -20,8 +20,8 @@ class CombinedCell:
     spec: RunSpec
     rounds: int
     pooled: LatencyStats
-    """Statistics over every sample of every ok round; the median's interval also covers
-    the spread of the round medians (``round_interval``)."""
+    """Statistics over every sample of every ok round, but the median: the median of the
+    round medians, with an interval that also covers their spread (``pooled_stats``)."""
     round_medians: tuple[float, ...]
 
     @property
@@ -55,16 +55,23 @@ def round_interval(median: float, round_medians: Sequence[float]) -> tuple[float
 
 
 def pooled_stats(runs: Sequence[Sequence[float]]) -> LatencyStats:
-    """Statistics over every sample of ``runs`` (each run's samples in the order taken);
-    with several runs, the median's interval is widened to cover ``round_interval``."""
+    """Statistics over every sample of ``runs`` (each run's samples in the order taken).
+    With several runs the median is the median of the round medians, each round counting
+    once (a time-limited window of a fast phase holds more samples, and pooling samples
+    would weight it more), and its interval covers both ``round_interval`` and the pooled
+    samples' own interval, moved to that median."""
     pooled = summarize([x for run in runs for x in run])
     if len(runs) < 2:
         return pooled
-    lo, hi = round_interval(pooled.median, [statistics.median(run) for run in runs])
+    medians = [statistics.median(run) for run in runs]
+    median = statistics.median(medians)
+    lo, hi = round_interval(median, medians)
+    lo = min(lo, median - (pooled.median - pooled.ci_low))
+    hi = max(hi, median + (pooled.ci_high - pooled.median))
     # Kept within the samples' range: two rounds that disagree widely say "somewhere
     # between them", not a negative latency.
-    return dataclasses.replace(pooled, ci_low=max(pooled.min, min(pooled.ci_low, lo)),
-                               ci_high=min(pooled.max, max(pooled.ci_high, hi)))
+    return dataclasses.replace(pooled, median=median, ci_low=max(pooled.min, lo),
+                               ci_high=min(pooled.max, hi))
 
 
 def combine_rounds(results: Sequence[RunResult]) -> list[CombinedCell]:

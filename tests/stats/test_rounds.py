@@ -15,7 +15,7 @@ from flagbench.api.plugins import Registry
 from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.plan import Request, build_plan
-from flagbench.stats.rounds import combine_rounds
+from flagbench.stats.rounds import combine_rounds, pooled_stats
 from flagbench.stats.summary import summarize
 from flagbench.store import Store
 
@@ -156,3 +156,13 @@ def test_power_chart_draws_every_pooled_round(tmp_path: Path) -> None:
     html = render_report(store.runs(), store.label, store, ReportOptions())
     store.close()
     assert all(f"cpu fp32 · round {r}" in html for r in (1, 2, 3))
+
+
+def test_pooled_median_counts_each_round_once() -> None:
+    # A 15 s window holds three times the samples of a phase three times as fast: pooling the
+    # samples would put the median in the fast round; each round counts once instead.
+    fast, slow, mid = [0.01] * 300, [0.03] * 100, [0.02] * 150
+    pooled = pooled_stats([fast, slow, mid])
+    assert pooled.median == pytest.approx(0.02)
+    assert summarize(fast + slow + mid).median == pytest.approx(0.01)  # what pooling said
+    assert pooled.ci_low <= 0.02 <= pooled.ci_high
