@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flagbench.api.contracts import Case, LabelledData, Peak, Session, Vendor, Workload
+from flagbench.api.contracts import ActualRun, Case, LabelledData, Peak, Session, Vendor, Workload
 from flagbench.api.plugins import Registry
 from flagbench.api.result import Metric, RunResult, Status
 from flagbench.api.spec import RunSpec
@@ -108,8 +108,21 @@ def execute(registry: Registry, spec: RunSpec, environment: Mapping[str, Any],
     recorded (host, probe versions and devices), ``isolation`` where this process runs."""
     started = utc_now()
     env = dict(environment)
-    return guarded(spec, started, env,
-                   lambda: _measure(registry, spec, started, env, phase, isolation))
+    known = _SoFar()
+    result = guarded(spec, started, env,
+                     lambda: _measure(registry, spec, started, env, phase, isolation, known))
+    if result.status is not Status.OK and (known.actual or known.setup_s is not None):
+        # A run that failed after set-up keeps what set-up established: what ran, how long.
+        result = dataclasses.replace(result, actual=known.actual, setup_s=known.setup_s)
+    return result
+
+
+@dataclasses.dataclass
+class _SoFar:
+    """What a run has established so far, for a failed run to keep."""
+
+    actual: ActualRun | None = None
+    setup_s: float | None = None
 
 
 class InProcessExecutor:
@@ -126,7 +139,8 @@ class InProcessExecutor:
 
 
 def _measure(registry: Registry, spec: RunSpec, started: datetime,
-             environment: dict[str, Any], phase: Phase, isolation: str) -> RunResult:
+             environment: dict[str, Any], phase: Phase, isolation: str,
+             known: _SoFar) -> RunResult:
     vendor = registry.vendor(spec.vendor)
     case = configured(registry.case(spec.case), spec.options)
     clock = time.perf_counter
@@ -166,6 +180,7 @@ def _measure(registry: Registry, spec: RunSpec, started: datetime,
     session: Session = (vendor.prepare(workload) if generation is None
                         else prepare_generation(vendor, generation, spec))
     setup_s = clock() - t0
+    known.actual, known.setup_s = session.actual, setup_s
     environment["build_s"] = build_s
     meters = vendor.meters(workload) if hasattr(vendor, "meters") else []
     try:

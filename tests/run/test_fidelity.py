@@ -95,3 +95,7 @@ def test_a_run_whose_outputs_have_the_wrong_shape_fails_at_the_fidelity_check(
     result = Runner(registry).run(spec)
     assert result.status is Status.FAILED
     assert result.reason == "fidelity check: output 0 has shape (80,), the reference (8, 10)"
+    # Set-up had succeeded: the failed run keeps what ran and how long set-up took.
+    assert result.actual is not None and result.actual.device == "cpu"
+    assert result.setup_s is not None and result.setup_s > 0
+    assert {m.name for m in result.metrics()} == {"setup_s"}
