@@ -110,8 +110,10 @@ def measure_server(
     Stops like ``measure_latency`` (minimum time and count, then the median's CI target, at
     the latest ``max_time_s`` or ``max_iters``), or early as ``"overloaded"`` once the backlog
     exceeds max(100, 10 s of arrivals) or its oldest request has waited half of ``max_time_s``.
-    ``clock`` and ``wait_until`` (sleep, then spin, until a time on that clock) are injectable
-    so that tests can serve a scripted session on simulated time.
+    When the rule stops it, the requests that had arrived by then are served (drained) and
+    counted; an overloaded run is not drained (its queue is the finding). ``clock`` and
+    ``wait_until`` (sleep, then spin, until a time on that clock) are injectable so that
+    tests can serve a scripted session on simulated time.
     """
     arrivals = poisson_arrivals(target_qps, seed)
     run, sync = session.run, session.synchronize
@@ -137,6 +139,20 @@ def measure_server(
         stop = rule.check(latencies, done - start)
         if stop is not None:
             stop_rule = stop
+            # Drain, as MLPerf's LoadGen does: the requests that had arrived when the rule
+            # fired are served and counted. Dropping them would drop the ones that waited
+            # longest, and bias the tail low exactly when a queue had formed.
+            if not pending:
+                pending.append(start + next(arrivals))
+            while pending[-1] <= done:
+                pending.append(start + next(arrivals))
+            for arrival in list(pending)[:-1]:
+                t = clock()
+                run(loaded)
+                sync()
+                finished = clock()
+                services.append(finished - t)
+                latencies.append(finished - arrival)
             break
         if not pending:
             pending.append(start + next(arrivals))

@@ -196,3 +196,30 @@ def test_find_max_qps_from_the_cli(flagbench, tmp_path) -> None:  # type: ignore
     bad = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
                     "--target-qps", "50", "--find-max-qps", "--db", str(db))
     assert bad.returncode == 2 and "--find-max-qps needs" in bad.stderr
+
+
+def test_requests_waiting_when_the_rule_stops_are_served_and_counted() -> None:
+    # A scripted server: 10 ms per request, Poisson arrivals at 80/s (80% load, so a queue
+    # forms), on simulated time. An independent queue simulation of the same arrivals says
+    # when the rule fires (the first completion after the 1 s minimum) and which requests had
+    # arrived by then: exactly those are served, each latency completion − arrival.
+    clock = SimClock()
+    config = MeasureConfig(warmup_s=0.0, min_warmup_iters=1, min_time_s=1.0, max_time_s=5.0,
+                           min_iters=10, target_ci=0.0)
+    s = measure_server(SimSession(clock, 0.010), None, config, target_qps=80, seed=3,
+                       clock=clock, wait_until=clock.wait_until)
+    arrivals = list(islice(poisson_arrivals(80, 3), 400))
+    done, completions, fired = 0.0, [], None
+    for a in arrivals:
+        done = max(a, done) + 0.010
+        completions.append(done)
+        if fired is None and len(completions) >= 10 and done >= 1.0:
+            fired = done
+        if fired is not None and len(completions) == sum(x <= fired for x in arrivals):
+            break
+    assert fired is not None
+    expected = [c - a for c, a in zip(completions, arrivals, strict=False)]
+    assert s.stop_rule == STOP_MIN
+    assert len(s.measurement.samples) == sum(x <= fired for x in arrivals) == len(expected)
+    assert s.measurement.samples == pytest.approx(expected, abs=1e-9)
+    assert max(expected[-3:]) > 0.010  # the drained ones had waited in the queue
