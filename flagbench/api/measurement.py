@@ -146,12 +146,17 @@ class Measurement:
     """Server scenario: requests completed per second of the window."""
     service_median_s: float | None = None
     """Server scenario: median run + synchronise time, without queueing."""
+    service_samples: tuple[float, ...] = ()
+    """Server scenario: each request's run + synchronise time, in the order of ``samples``
+    (a request's wait in the queue is its sample minus its service time)."""
     interference: Interference | None = None
     """CPU use during the window that was not this process's (steal, other processes)."""
 
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
             raise ValueError("statistics do not describe the samples")
+        if self.service_samples and len(self.service_samples) != len(self.samples):
+            raise ValueError("every request needs a service time")
         if not self.loop_s > 0:
             raise ValueError(f"a timed window must have a positive length, got {self.loop_s!r}")
         if self.energy is None and not self.energy_note:

@@ -48,5 +48,6 @@ def timed_window(session: Session, loaded: Any, spec: RunSpec,
         server = run_at(spec.target_qps)
     environment["server_target_qps"] = server.target_qps
     return dataclasses.replace(server.measurement, achieved_qps=server.achieved_qps,
-                               service_median_s=statistics.median(server.service_samples))
+                               service_median_s=statistics.median(server.service_samples),
+                               service_samples=server.service_samples)
 

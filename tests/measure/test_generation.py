@@ -113,3 +113,33 @@ def test_token_fidelity_fails_when_the_vendor_picks_other_tokens(setup: Any) -> 
     assert values["fidelity_first_mismatch"] == 2
     assert values["fidelity_token_agreement"] == 0.5
     assert fidelity.top1_agreement == 0.5 and fidelity.max_abs_err > 1e3
+
+
+def test_ttft_of_a_server_run_counts_the_queue() -> None:
+    # Two requests of 50 ms service, the second after 30 ms in the queue; first tokens 10 ms
+    # after service began. TTFT runs from arrival, as latency does: 10 ms and 40 ms.
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from flagbench.api.contracts import ActualRun
+    from flagbench.api.measurement import Measurement
+    from flagbench.api.result import RunResult, Status
+    from flagbench.api.spec import RunSpec
+    from flagbench.measure.generation import RequestTiming
+    from flagbench.run.generation import with_generation_metrics
+    from flagbench.stats.summary import summarize
+
+    samples = (0.050, 0.080)
+    m = Measurement(samples, summarize(samples), "min_reached", 1, 0.1, 0.05, 0.2,
+                    energy_note="none", achieved_qps=10.0, service_samples=(0.050, 0.050))
+    now = datetime.now(timezone.utc)
+    spec = RunSpec(vendor="cpu", case="g", scenario="server", target_qps=10.0)
+    result = RunResult(spec, Status.OK, now, now, measurement=m, actual=ActualRun("cpu", "fp32"))
+    session = SimpleNamespace(timings=[RequestTiming(0.010, (0.02, 0.02))] * 2, new_tokens=3,
+                              prompt_len=8)
+    out = with_generation_metrics(result, session)  # type: ignore[arg-type]
+    metrics = {x.name: x.value for x in out.case_metrics}
+    assert out.environment["generation"]["ttft_s"] == pytest.approx([0.010, 0.040])
+    assert metrics["ttft_median_s"] == pytest.approx(0.025)
+    assert metrics["tpot_median_s"] == pytest.approx(0.02)  # queueing is not per token
+    assert "scheduled arrival" in out.environment["generation"]["ttft_from"]
