@@ -47,6 +47,13 @@ class LatencyStats:
         return (self.ci_high - self.ci_low) / 2.0 / self.median
 
 
+#: Requests a verdict on a p99 latency bound needs: with fewer, the 99th percentile is one of
+#: the few slowest requests (of 20, an interpolation between the two slowest) and says
+#: nothing reliable about the tail; the verdict is then withheld, and a max-QPS search counts
+#: the rate as not shown to meet the bound.
+MIN_TAIL_SAMPLES = 100
+
+
 #: Variation above which a run carries a stability warning: beyond it, a 3% difference
 #: between two runs cannot be told from noise without many more samples.
 UNSTABLE_CV = 0.10

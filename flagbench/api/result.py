@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flagbench.api.contracts import ActualRun, Peak
-from flagbench.api.measurement import Fidelity, Measurement
+from flagbench.api.measurement import MIN_TAIL_SAMPLES, Fidelity, Measurement
 from flagbench.api.spec import RunSpec
 
 
@@ -71,8 +71,11 @@ class RunResult:
         m = self.measurement
         if m is None:
             return []
+        tail = ([f"p99 rests on {m.stats.n} requests (a verdict on the bound needs "
+                 f"{MIN_TAIL_SAMPLES}): none given"]
+                if self.spec.p99_bound_s is not None and m.stats.n < MIN_TAIL_SAMPLES else [])
         return [*stability_warnings(m.stats, self.spec.measure.target_ci),
-                *(m.interference.warnings() if m.interference else [])]
+                *(m.interference.warnings() if m.interference else []), *tail]
 
     @property
     def throughput(self) -> float | None:
@@ -167,10 +170,10 @@ class RunResult:
                 if i.steal_fraction is not None:
                     out.append(Metric("window_steal_fraction", i.steal_fraction, "ratio"))
             if self.spec.p99_bound_s is not None:
-                out += [
-                    Metric("p99_bound_s", self.spec.p99_bound_s, "s"),
-                    Metric("p99_within_bound", float(s.p99 <= self.spec.p99_bound_s), "bool"),
-                ]
+                out.append(Metric("p99_bound_s", self.spec.p99_bound_s, "s"))
+                if s.n >= MIN_TAIL_SAMPLES:  # fewer: no verdict (see ``warnings``)
+                    out.append(Metric("p99_within_bound", float(s.p99 <= self.spec.p99_bound_s),
+                                      "bool"))
             e = m.energy
             if e is not None:
                 processed = self.spec.batch_size * s.n

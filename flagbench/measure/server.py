@@ -19,7 +19,7 @@ from typing import Any
 from flagbench.api.contracts import Session
 from flagbench.api.energy import EnergyMeter
 from flagbench.api.errors import FlagbenchError
-from flagbench.api.measurement import Measurement
+from flagbench.api.measurement import MIN_TAIL_SAMPLES, Measurement
 from flagbench.api.spec import MeasureConfig
 from flagbench.measure.window import (
     CLOCK_HOST,
@@ -176,7 +176,8 @@ def find_max_qps(
 
     Doubles from ``start_qps`` until a rate fails, then bisects between the last good and
     first bad rate for the remaining steps. An overloaded run fails whatever its p99, since
-    the requests it never served would have missed the bound. 0.0 if ``start_qps`` fails.
+    the requests it never served would have missed the bound, and so does one of fewer than
+    ``MIN_TAIL_SAMPLES`` requests, whose p99 says nothing reliable. 0.0 if ``start_qps`` fails.
     """
     if not (p99_bound_s > 0 and math.isfinite(p99_bound_s)):
         raise FlagbenchError(f"p99 bound must be positive and finite, got {p99_bound_s!r}")
@@ -190,7 +191,9 @@ def find_max_qps(
         qps = start_qps if not runs else (good * 2 if bad == math.inf else (good + bad) / 2)
         m = run_at(qps)
         runs.append(m)
-        if m.stop_rule != STOP_OVERLOADED and m.measurement.stats.p99 <= p99_bound_s:
+        stats = m.measurement.stats
+        if (m.stop_rule != STOP_OVERLOADED and stats.n >= MIN_TAIL_SAMPLES
+                and stats.p99 <= p99_bound_s):
             good = qps
         elif good == 0.0:
             break  # not even the starting rate holds the bound

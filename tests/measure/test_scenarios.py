@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from itertools import islice
 
 import pytest
 
 from fakes import BusySession, SimClock, SimSession
+from flagbench.api.contracts import ActualRun
 from flagbench.api.energy import MEASURED, EnergyReading
 from flagbench.api.measurement import Measurement
-from flagbench.api.spec import MeasureConfig
+from flagbench.api.result import RunResult, Status
+from flagbench.api.spec import MeasureConfig, RunSpec
 from flagbench.measure.server import (
     STOP_OVERLOADED,
     ServerMeasurement,
@@ -114,7 +117,7 @@ def fake_run_at(limit_qps: float, calls: list[float],
 
     def run_at(qps: float) -> ServerMeasurement:
         calls.append(qps)
-        samples = (0.01 if qps <= limit_qps else 1.0,) * 10
+        samples = (0.01 if qps <= limit_qps else 1.0,) * 100  # enough for a p99 verdict
         m = Measurement(samples, summarize(samples), stop_rule, 2, 0.1, 0.01, 1.0,
                         energy_note="no meter in this test")
         return ServerMeasurement(m, samples, qps, qps, stop_rule)
@@ -129,6 +132,26 @@ def test_find_max_qps_doubles_then_bisects_below_the_limit() -> None:
     assert [r.target_qps for r in runs] == calls
     # Three bisections of [80, 160] leave a 10 qps bracket below the true limit.
     assert 137 - 10 <= best <= 137
+
+
+def test_too_few_requests_give_no_verdict_on_the_bound() -> None:
+    # Twenty requests within the bound do not show that the 99th percentile is: the search
+    # counts the rate as failed, and a stored run carries no verdict, only a warning.
+    def run_at(qps: float) -> ServerMeasurement:
+        samples = (0.01,) * 20
+        m = Measurement(samples, summarize(samples), STOP_MIN, 2, 0.1, 0.01, 1.0,
+                        energy_note="none", achieved_qps=qps)
+        return ServerMeasurement(m, samples, qps, qps, STOP_MIN)
+
+    assert find_max_qps(run_at, p99_bound_s=0.1, start_qps=10)[0] == 0.0
+    now = datetime.now(timezone.utc)
+    spec = RunSpec(vendor="cpu", case="x", scenario="server", target_qps=10.0,
+                   p99_bound_s=0.1)
+    result = RunResult(spec, Status.OK, now, now, measurement=run_at(10.0).measurement,
+                       actual=ActualRun("cpu", "fp32"))
+    names = {x.name for x in result.metrics()}
+    assert "p99_bound_s" in names and "p99_within_bound" not in names
+    assert any("p99 rests on 20 requests" in w for w in result.warnings)
 
 
 def test_find_max_qps_is_zero_when_start_fails() -> None:
@@ -178,18 +201,19 @@ def test_find_max_qps_from_the_cli(flagbench, tmp_path) -> None:  # type: ignore
     from flagbench.store import Store
 
     db = tmp_path / "q.db"
+    # 250/s for 0.8 s: about 200 requests, over the 100 a p99 verdict needs.
     out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp", "--scenario", "server",
-                    "--target-qps", "50", "--p99-bound-ms", "20", "--find-max-qps",
-                    "--no-isolate", "--db", str(db), "--warmup", "0.05", "--min-time", "0.3",
-                    "--max-time", "0.5", "--target-ci", "0")
+                    "--target-qps", "250", "--p99-bound-ms", "20", "--find-max-qps",
+                    "--no-isolate", "--db", str(db), "--warmup", "0.05", "--min-time", "0.8",
+                    "--max-time", "1.0", "--target-ci", "0")
     assert out.returncode == 0, out.stderr
     store = Store.open(str(db), create=False)
     (run,) = store.runs()
     store.close()
     tried = run.environment["qps_search"]
-    assert len(tried) >= 2 and tried[0]["target_qps"] == 50
+    assert len(tried) >= 2 and tried[0]["target_qps"] == 250
     best = run.metric("server_max_qps_within_bound")
-    assert best == run.environment["max_qps_within_bound"] and best >= 50
+    assert best == run.environment["max_qps_within_bound"] and best >= 250
     assert run.metric("server_target_qps") == best  # the stored figures are the best rate's
     ok = [t["target_qps"] for t in tried if t["p99_s"] <= 0.020 and t["stop_rule"] != "overloaded"]
     assert best == max(ok)
