@@ -23,7 +23,7 @@ def _digest(path: Path) -> str:
 def test_run_resnet50_and_tiny_case_then_report(flagbench, quick, tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     out = flagbench("run", "--vendor", "cpu", "--case", "tiny-mlp,resnet50", "--db", str(db),
-                    "--tag", "purpose=<script>alert(1)</script>", *quick)
+                    "--tag", "purpose=<script>alert(1)</script>", *quick, "--target-ci", "0.01")
     assert out.returncode == 0, out.stderr
     assert "cpu × resnet50 bs1 fp32: ok" in out.stdout
     assert "results" in out.stdout and "p50 ms" in out.stdout

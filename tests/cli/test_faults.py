@@ -3,7 +3,7 @@ half, the error says what happened, and the runs that could not be written wait 
 until `flagbench spool --replay` writes them (once, however often it is replayed).
 
 The matrix runs in the CLI's process (quick to start): cpu at batch size 1 (stored normally),
-cpu at batch size 2 (measured for four seconds, during which the database goes away), then
+cpu at batch size 2 (measured for three seconds, during which the database goes away), then
 absent-hw (skipped at once, also while it is away).
 """
 
@@ -25,7 +25,7 @@ from paths import PLUGIN_SITE
 from pg_server import PASSWORD, PgCluster
 
 MATRIX = ["--vendor", "cpu,absent-hw", "--case", "tiny-mlp", "--batch-size", "1,2",
-          "--no-isolate", "--warmup", "0", "--min-time", "4", "--max-time", "5",
+          "--no-isolate", "--warmup", "0", "--min-time", "3", "--max-time", "4",
           "--target-ci", "0"]
 
 

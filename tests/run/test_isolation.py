@@ -80,7 +80,11 @@ def _interrupt_after_first_run(proc: subprocess.Popen[str], db: Path) -> None:
                         break
                 except sqlite3.OperationalError:
                     pass
-    time.sleep(3)  # the hanging run is in progress
+    import psutil
+
+    while time.monotonic() < deadline and not psutil.Process(proc.pid).children():
+        time.sleep(0.1)  # until the hanging run's child exists
+    time.sleep(0.5)  # and is under way
     proc.send_signal(signal.SIGINT)
 
 
