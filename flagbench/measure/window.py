@@ -88,6 +88,8 @@ MIN_EFFECTIVE_SAMPLES = 50
 #: The CI target is checked at most this often (and after 10% more timings), so the check
 #: costs a vanishing share of the window and a run is not stopped by one of many looks.
 CHECK_EVERY_S = 1.0
+#: Time to the next check, at least this many times the last check's own cost.
+CHECK_SHARE_INVERSE = 20
 
 
 class StoppingRule:
@@ -111,11 +113,14 @@ class StoppingRule:
         if n >= self._next_check and elapsed >= self._next_time:
             if c.target_ci == 0:
                 return STOP_MIN
+            began = time.perf_counter()
             half, effective = interval_check(samples)
             if half <= c.target_ci and effective >= MIN_EFFECTIVE_SAMPLES:
                 return STOP_CI
+            cost = time.perf_counter() - began
             self._next_check = n + max(1, n // 10)
-            self._next_time = elapsed + CHECK_EVERY_S
+            # The checks together take at most about 5% of the window, however long it grows.
+            self._next_time = elapsed + max(CHECK_EVERY_S, CHECK_SHARE_INVERSE * cost)
         return None
 
 

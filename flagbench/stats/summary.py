@@ -14,7 +14,7 @@ _Z95 = 1.959963984540054
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default method) of already sorted values."""
-    if not sorted_values:
+    if len(sorted_values) == 0:
         raise ValueError("percentile of no values")
     if not 0 <= q <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {q}")
@@ -76,9 +76,12 @@ def relative_ci_halfwidth(samples: Sequence[float]) -> float:
 def interval_check(samples: Sequence[float]) -> tuple[float, float]:
     """What the stopping rule asks, computed once: the interval's relative half-width, and
     how many independent timings the samples are worth (n / τ)."""
-    lo, hi, med, tau = _interval(samples)
+    import numpy as np
+
+    ordered: Sequence[float] = np.sort(np.asarray(samples, dtype=np.float64))  # type: ignore[assignment]
+    lo, hi, med, tau = _interval(samples, ordered)
     half = (hi - lo) / 2.0 / med if med > 0 else math.inf
-    return half, len(samples) / tau
+    return float(half), len(samples) / tau
 
 
 def summarize(samples: Sequence[float]) -> LatencyStats:
