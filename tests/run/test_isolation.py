@@ -82,7 +82,16 @@ def _interrupt_after_first_run(proc: subprocess.Popen[str], db: Path) -> None:
                     pass
     import psutil
 
-    while time.monotonic() < deadline and not psutil.Process(proc.pid).children():
+    def run_child_exists() -> bool:  # the run's child, not multiprocessing's resource tracker
+        for child in psutil.Process(proc.pid).children():
+            try:
+                if "spawn_main" in " ".join(child.cmdline()):
+                    return True
+            except psutil.Error:
+                continue
+        return False
+
+    while time.monotonic() < deadline and not run_child_exists():
         time.sleep(0.1)  # until the hanging run's child exists
     time.sleep(0.5)  # and is under way
     proc.send_signal(signal.SIGINT)
