@@ -127,37 +127,39 @@ def measure_server(
     start = window.open()
     # Arrived-but-unserved requests, plus the next future arrival as the last entry.
     pending = deque([start + next(arrivals)])
-    while True:
-        arrival = pending.popleft()
-        wait_until(arrival)
+
+    def serve(arrival: float) -> float:
+        """One request: its service and latency recorded; the time it completed."""
         t = clock()
         run(loaded)
         sync()
         done = clock()
         services.append(done - t)
         latencies.append(done - arrival)
+        return done
+
+    def arrived_by(now: float) -> None:
+        """Extend ``pending`` with every arrival up to ``now``, and the next one after it."""
+        if not pending:
+            pending.append(start + next(arrivals))
+        while pending[-1] <= now:
+            pending.append(start + next(arrivals))
+
+    while True:
+        arrival = pending.popleft()
+        wait_until(arrival)
+        done = serve(arrival)
         stop = rule.check(latencies, done - start)
         if stop is not None:
             stop_rule = stop
             # Drain, as MLPerf's LoadGen does: the requests that had arrived when the rule
             # fired are served and counted. Dropping them would drop the ones that waited
             # longest, and bias the tail low exactly when a queue had formed.
-            if not pending:
-                pending.append(start + next(arrivals))
-            while pending[-1] <= done:
-                pending.append(start + next(arrivals))
-            for arrival in list(pending)[:-1]:
-                t = clock()
-                run(loaded)
-                sync()
-                finished = clock()
-                services.append(finished - t)
-                latencies.append(finished - arrival)
+            arrived_by(done)
+            for waiting in list(pending)[:-1]:
+                serve(waiting)
             break
-        if not pending:
-            pending.append(start + next(arrivals))
-        while pending[-1] <= done:
-            pending.append(start + next(arrivals))
+        arrived_by(done)
         backlog = len(pending) - 1
         if backlog > max_backlog or (backlog and done - pending[0] > max_wait):
             stop_rule = STOP_OVERLOADED
