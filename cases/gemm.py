@@ -4,7 +4,8 @@ A micro case: ``batch_size`` independent n×n by n×n products per sample batch,
 each (counted by torch's FLOP counter like any case). The matrices' dtype is the run's
 ``--precision``: the inputs are float32 by the case contract and the vendor converts them, as
 it converts every case, so ``--precision bf16`` on a vendor that offers it gives a bf16 GEMM.
-Its best run on a host × vendor × precision is flagbench's measured FLOP/s peak there.
+Its best run on a host × vendor × precision is flagbench's measured FLOP/s peak there; the
+default size suits a CPU, and a large GPU needs a larger one (see ``options``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,12 @@ class GemmCase:
     onnx_export = OnnxExport(input_names=("a", "b"), output_names=("c",))
     options = {
         # 1024: 2.1 GFLOP per product, large enough to leave the launch cost behind on a CPU
-        # and small enough for a quick run; raise it to find a GPU's peak.
+        # and small enough for a quick run. On a large GPU it is launch-bound: at 989 TFLOP/s
+        # (H100/H200 bf16) a 1024 product takes about 2 µs, the order of a kernel launch, so
+        # its best run is far below the real peak. There use -o gemm.size=8192 (1.1 TFLOP,
+        # about 1.1 ms a product: launch cost well under 1 %), or sweep: the measured peak is
+        # the best probe run per host × vendor × precision, so runs at several sizes pick the
+        # size that sustains the most (benchmarks/gpu_check.sh runs 2048, 4096 and 8192).
         "size": CaseOption(1024, "matrix side n", minimum=1, maximum=65536),
     }
     peak_probe = "flops"

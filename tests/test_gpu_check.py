@@ -24,6 +24,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert "--vendor cuda,ort-cuda --case resnet50,bert,gpt-decode" in run[0]
     assert "--precision fp32,tf32,fp16,bf16" in run[0]
     assert any("gemm.size=8192" in c for c in run)
+    assert [c for c in run if "gemm.size=2048" in c and "--precision bf16" in c]  # the sweep
+    assert any("torch_cuda_peak" in c for c in commands)
     assert any(f"--out {out}/gpu-check.html" in c for c in commands)
     assert not out.exists()  # a dry run makes nothing
 

@@ -1,10 +1,11 @@
 """What every vendor that computes on an NVIDIA GPU measures the same way: device facts, energy
-and peak, all of GPU 0 through NVML.
+and peak of the GPU the run uses, through NVML.
 
 A mixin, so that cuda, ort-cuda and ort-tensorrt share one definition: the NVML total-energy
-counter (else polled board power), the theoretical peak from the GPU's properties, and the
-NVML facts recorded with every run. Without NVML each still runs, with energy unavailable and
-the reason recorded.
+counter (else polled board power), the peak, and the NVML facts recorded with every run. The
+run's CUDA device (``cuda_index``) is matched to its NVML device by UUID (``nvml_index``),
+since the two number GPUs differently. Without NVML, or where the match cannot be made, each
+still runs, with energy unavailable and the reason recorded.
 """
 
 from __future__ import annotations
@@ -42,45 +43,74 @@ def _nvml() -> tuple[Any, str]:
     return nvml, why
 
 
+def _torch_uuid(index: int) -> Any:
+    """torch's UUID of CUDA device ``index``; raises where torch has no CUDA."""
+    import torch
+
+    return torch.cuda.get_device_properties(index).uuid
+
+
 class NvidiaMeasures:
-    """``meters``, ``peak`` and ``details`` for a vendor whose work runs on NVIDIA GPU 0."""
+    """``meters``, ``peak`` and ``details`` for a vendor whose work runs on CUDA device
+    ``cuda_index`` (set from the vendor's ``device`` option)."""
+
+    cuda_index = 0
+
+    def nvml_device(self) -> tuple[Any, int | None, str]:
+        """NVML, the NVML index of this vendor's CUDA device, and how it was matched (or why
+        there is none)."""
+        from flagbench.vendors.nvml import nvml_index
+
+        nvml, why = _nvml()
+        if nvml is None:
+            return None, None, why
+        uuid = _torch_uuid if _torch_has_cuda() else None
+        index, how = nvml_index(nvml, self.cuda_index, torch_uuid=uuid)
+        return nvml, index, how
 
     def meters(self, workload: Workload) -> list[EnergyMeter]:
-        """NVML's total-energy counter, else polled power; none without NVML."""
-        from flagbench.vendors.nvml import energy_meters
+        """NVML's total-energy counter, else polled power; none without NVML or a match."""
+        from flagbench.vendors.nvml import energy_meters, mig_note
 
-        nvml, _ = _nvml()
-        return energy_meters(nvml, 0) if nvml is not None else []
+        nvml, index, _ = self.nvml_device()
+        if nvml is None or index is None:
+            return []
+        meters: list[EnergyMeter] = energy_meters(
+            nvml, index, "board, whole GPU (MIG enabled)" if mig_note(nvml, index) else "board")
+        return meters
 
     def peak(self, precision: str) -> Peak | None:
-        """Theoretical peak of device 0 from its SM count, capability and NVML clocks, where
-        torch can describe the GPU (see ``cuda_peak``)."""
-        try:
-            import torch
-
-            if not torch.cuda.is_available():
-                return None
-        except ImportError:
+        """Peak of this vendor's device where torch can describe the GPU: NVIDIA's published
+        figure, else the formula over NVML's clocks of the matched GPU (see ``cuda_peak``)."""
+        if not _torch_has_cuda():
             return None
         from flagbench.vendors.cuda_peak import torch_cuda_peak
 
-        peak: Peak | None = torch_cuda_peak(precision)
+        _, index, _ = self.nvml_device()
+        peak: Peak | None = torch_cuda_peak(precision, self.cuda_index, index)
         return peak
 
     def details(self) -> dict[str, Any]:
-        """NVML facts (name, driver, clocks, temperature, power limit) of device 0."""
-        from flagbench.vendors.nvml import device_facts
+        """NVML facts (name, driver, clocks, temperature, power limit) of this vendor's GPU,
+        how it was matched, and what the counters cover under MIG."""
+        from flagbench.vendors.nvml import device_facts, mig_note
 
-        nvml, why = _nvml()
-        return {"nvml": device_facts(nvml, 0) if nvml is not None else {"unavailable": why}}
+        nvml, index, how = self.nvml_device()
+        if nvml is None or index is None:
+            return {"nvml": {"unavailable": how}}
+        facts: dict[str, Any] = {**device_facts(nvml, index), "index": index, "matched": how}
+        note = mig_note(nvml, index)
+        if note:
+            facts["mig"] = note
+        return {"nvml": facts}
 
     def compute_capability(self) -> tuple[int, int] | None:
-        """GPU 0's compute capability from NVML, or None where NVML cannot say."""
-        nvml, _ = _nvml()
-        if nvml is None:
+        """This vendor's GPU's compute capability from NVML, or None where NVML cannot say."""
+        nvml, index, _ = self.nvml_device()
+        if nvml is None or index is None:
             return None
         try:
-            handle = nvml.nvmlDeviceGetHandleByIndex(0)
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
             major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
         except Exception:  # an old driver, or no device
             return None
@@ -88,9 +118,21 @@ class NvidiaMeasures:
 
     def driver_versions(self) -> dict[str, str]:
         """The driver's version for the probe, or why NVML cannot say."""
-        from flagbench.vendors.nvml import device_facts
-
         nvml, why = _nvml()
         if nvml is None:
             return {"nvml": why}
-        return {"driver": str(device_facts(nvml, 0).get("driver", "?"))}
+        try:
+            from flagbench.vendors.nvml import _text
+
+            return {"driver": _text(nvml.nvmlSystemGetDriverVersion())}
+        except Exception as exc:
+            return {"nvml": f"no driver version: {exc}"}
+
+
+def _torch_has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False

@@ -109,6 +109,10 @@ class Vendor(Protocol):
     # Optional: ``peak(precision: str) -> Peak | None``, the device's peak FLOP/s and memory
     # bandwidth at that precision with where the numbers come from; runs then store % of peak
     # (MFU). None, or no method, where the vendor cannot justify a number.
+    # Optional: ``options: Mapping[str, Option]`` declares settings (a device index, a compile
+    # mode …) and ``with_options(values: Mapping[str, OptionValue]) -> Vendor`` returns the
+    # vendor configured with every declared option's value, before its probe; a run whose
+    # options differ from the defaults is its own report column ("cuda[mode=inductor]").
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,11 @@ OptionValue = int | float | str | bool
 
 
 @dataclass(frozen=True)
-class CaseOption:
-    """One setting a case accepts (``--case-option KEY=VALUE``): its type, default and range.
+class Option:
+    """One setting a case or a vendor accepts (``--case-option KEY=VALUE``, ``--vendor-option
+    KEY=VALUE``): its type, default and range.
 
-    Declared by the case so the plan can refuse a bad value before anything runs, and so
+    Declared by the plugin so the plan can refuse a bad value before anything runs, and so
     every stored run records the full set of values it ran with, defaults included.
     """
 
@@ -152,8 +157,10 @@ class CaseOption:
     minimum: float | None = None
     maximum: float | None = None
 
-    def parse(self, key: str, raw: str | OptionValue) -> OptionValue:
-        """The value of ``raw`` in the default's type, checked; FlagbenchError if it is bad."""
+    def parse(self, key: str, raw: str | OptionValue, what: str = "case option") -> OptionValue:
+        """The value of ``raw`` in the default's type, checked; FlagbenchError if it is bad.
+
+        ``what`` names the kind of option in the error ("case option", "vendor option")."""
         from flagbench.api.errors import FlagbenchError
 
         kind = type(self.default)
@@ -170,16 +177,20 @@ class CaseOption:
                 value = kind(raw)
         except (TypeError, ValueError):
             raise FlagbenchError(
-                f"case option {key}={raw!r}: expected {kind.__name__}") from None
+                f"{what} {key}={raw!r}: expected {kind.__name__}") from None
         if self.choices and value not in self.choices:
-            raise FlagbenchError(f"case option {key}={value!r}: choose from "
+            raise FlagbenchError(f"{what} {key}={value!r}: choose from "
                                  f"{', '.join(str(c) for c in self.choices)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.minimum is not None and value < self.minimum:
-                raise FlagbenchError(f"case option {key}={value!r}: must be ≥ {self.minimum:g}")
+                raise FlagbenchError(f"{what} {key}={value!r}: must be ≥ {self.minimum:g}")
             if self.maximum is not None and value > self.maximum:
-                raise FlagbenchError(f"case option {key}={value!r}: must be ≤ {self.maximum:g}")
+                raise FlagbenchError(f"{what} {key}={value!r}: must be ≤ {self.maximum:g}")
         return value
+
+
+CaseOption = Option
+"""The name cases have always used for ``Option``."""
 
 
 @dataclass(frozen=True)

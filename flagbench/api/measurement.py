@@ -158,12 +158,27 @@ class Measurement:
     (a request's wait in the queue is its sample minus its service time)."""
     interference: Interference | None = None
     """CPU use during the window that was not this process's (steal, other processes)."""
+    device_samples: tuple[float, ...] = ()
+    """The session's own timer (CUDA events) over the same iterations as ``samples``: device
+    busy time, a secondary figure; ``samples`` are always the host clock's."""
+    batches_per_sample: int = 1
+    """Batches each sample covers: 1, or the batches in flight per synchronise of the
+    throughput scenario (each sample is then their mean time per batch)."""
+
+    @property
+    def batches(self) -> int:
+        """Batches run in the timed window."""
+        return self.stats.n * self.batches_per_sample
 
     def __post_init__(self) -> None:
         if len(self.samples) != self.stats.n:
             raise ValueError("statistics do not describe the samples")
         if self.service_samples and len(self.service_samples) != len(self.samples):
             raise ValueError("every request needs a service time")
+        if self.device_samples and len(self.device_samples) != len(self.samples):
+            raise ValueError("the device timer must time every iteration")
+        if self.batches_per_sample < 1:
+            raise ValueError("a sample covers at least one batch")
         if not self.loop_s > 0:
             raise ValueError(f"a timed window must have a positive length, got {self.loop_s!r}")
         if self.energy is None and not self.energy_note:

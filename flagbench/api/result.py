@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,7 +87,7 @@ class RunResult:
             return None
         if m.achieved_qps is not None:  # server: latencies include queueing, count completions
             return self.spec.batch_size * m.achieved_qps
-        return self.spec.batch_size * m.stats.n / m.loop_s
+        return self.spec.batch_size * m.batches / m.loop_s
 
     @property
     def busy_throughput(self) -> float | None:
@@ -132,7 +133,7 @@ class RunResult:
                 Metric("latency_median_ci_low_s", s.ci_low, "s"),
                 Metric("latency_median_ci_high_s", s.ci_high, "s"),
                 Metric("latency_cv", s.cv, "ratio"),
-                Metric("iterations", float(s.n), "count"),
+                Metric("iterations", float(m.batches), "count"),
                 Metric("warmup_iters", float(m.warmup_iters), "count"),
                 Metric("warmup_s", m.warmup_s, "s"),
                 Metric("first_iter_s", m.first_iter_s, "s"),
@@ -163,6 +164,14 @@ class RunResult:
                     out.append(Metric("server_max_qps_within_bound", best, "1/s"))
             if m.service_median_s is not None:
                 out.append(Metric("service_median_s", m.service_median_s, "s"))
+            if m.device_samples and sum(m.device_samples) > 0:  # secondary, never latency
+                out += [
+                    Metric("device_latency_median_s", statistics.median(m.device_samples), "s"),
+                    Metric("device_latency_mean_s", statistics.fmean(m.device_samples), "s"),
+                    Metric("device_busy_throughput_sps",
+                           self.spec.batch_size * len(m.device_samples) / sum(m.device_samples),
+                           "samples/s"),
+                ]
             i = m.interference
             if i is not None:
                 out += [Metric("window_other_cpus", i.other_cpus, "CPUs"),
@@ -176,7 +185,7 @@ class RunResult:
                                       "bool"))
             e = m.energy
             if e is not None:
-                processed = self.spec.batch_size * s.n
+                processed = self.spec.batch_size * m.batches
                 out += [
                     Metric("energy_j", e.joules, "J"),
                     Metric("avg_power_w", e.avg_watts, "W"),

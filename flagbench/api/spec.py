@@ -11,8 +11,9 @@ from flagbench.api.errors import FlagbenchError
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16", "bf16", "int8")
 
 #: Scenarios in MLPerf's terms: ``latency`` (single stream, one batch after another, headline
-#: p50/p90/p99), ``throughput`` (offline: back-to-back batches, headline samples/s; sweep it
-#: with --batch-size) and ``server`` (Poisson arrivals at a target rate, latency from arrival).
+#: p50/p90/p99), ``throughput`` (offline: batches in flight, one synchronise per group,
+#: headline samples/s; sweep it with --batch-size) and ``server`` (Poisson arrivals at a
+#: target rate, latency from arrival).
 SCENARIOS: tuple[str, ...] = ("latency", "throughput", "server")
 
 
@@ -89,6 +90,10 @@ class RunSpec:
     """The case's options, every declared one with its value (defaults included), sorted."""
     data: str | None = None
     """The user's evaluation data directory (``--data``) for the case's task accuracy."""
+    vendor_options: tuple[tuple[str, int | float | str | bool], ...] = ()
+    """The vendor's options that differ from its defaults, sorted: part of the cell, so
+    ``cuda`` and ``cuda[mode=inductor]`` are compared side by side, never pooled. The full
+    set a run used, defaults included, is stored in its environment."""
 
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:
@@ -118,7 +123,7 @@ class RunSpec:
         case = self.case
         if self.options:
             case += "[" + ",".join(f"{k}={v}" for k, v in self.options) + "]"
-        label = f"{self.vendor} × {case} bs{self.batch_size} {self.precision}"
+        label = f"{self.vendor_label} × {case} bs{self.batch_size} {self.precision}"
         if self.scenario == "server":
             label += f" server@{self.target_qps:g}qps"
         elif self.scenario != "latency":
@@ -126,7 +131,20 @@ class RunSpec:
         return label if self.round == 1 else f"{label} (round {self.round})"
 
     @property
+    def vendor_label(self) -> str:
+        """The vendor with the options it runs under: "cuda", "cuda[mode=inductor]"."""
+        return vendor_label(self.vendor, self.vendor_options)
+
+    @property
     def cell(self) -> tuple[Any, ...]:
         """The matrix cell this run measures, the same in every round."""
         return (self.vendor, self.case, self.batch_size, self.precision, self.scenario,
-                self.options)
+                self.options, self.vendor_options)
+
+
+def vendor_label(vendor: str, options: Any) -> str:
+    """``vendor[k=v,…]`` for options that differ from the vendor's defaults, else ``vendor``;
+    ``options`` as a spec holds them (pairs), or as JSON gives them back (lists)."""
+    if not options:
+        return vendor
+    return f"{vendor}[" + ",".join(f"{k}={v}" for k, v in options) + "]"

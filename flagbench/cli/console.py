@@ -129,7 +129,7 @@ def runs_table(runs: Sequence[StoredRun], title: str,
     for r in runs:
         tput = r.metric("throughput_sps")
         rows.append((
-            str(r.id), escape(r.vendor), escape(r.case), _scenario(r), str(r.batch_size),
+            str(r.id), escape(r.vendor_label), escape(r.case), _scenario(r), str(r.batch_size),
             r.precision,
             _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
@@ -208,7 +208,7 @@ def rounds_table(cells: Sequence[CombinedCell], title: str) -> Table:
     for c in cells:
         s = c.spec
         table.add_row(
-            escape(s.vendor), escape(s.case), str(s.batch_size), s.precision, str(c.rounds),
+            escape(s.vendor_label), escape(s.case), str(s.batch_size), s.precision, str(c.rounds),
             _ms(c.pooled.median), f"±{c.pooled.ci_rel_halfwidth * 100:.1f}%",
             " ".join(_ms(m) for m in c.round_medians), f"{c.between_rounds_cv * 100:.1f}%",
         )
@@ -292,7 +292,7 @@ def run_detail(run: StoredRun, samples: int, peaks: Sequence[PeakShare] = ()) ->
     head.add_column(style="bold")
     head.add_column()
     for k, v in [
-        ("run", f"{run.id} ({run.uid})"), ("vendor", escape(run.vendor)),
+        ("run", f"{run.id} ({run.uid})"), ("vendor", escape(run.vendor_label)),
         ("case", escape(run.case)),
         ("scenario", run.scenario), ("batch size", str(run.batch_size)),
         ("precision", run.precision), ("status", _status(run.status)),

@@ -61,20 +61,29 @@ def per_case(values: tuple[str, ...], cases: tuple[str, ...], option: str) -> di
 
 
 def parse_case_options(values: tuple[str, ...], cases: tuple[str, ...]
-                  ) -> dict[str, dict[str, str]]:
+                       ) -> dict[str, dict[str, str]]:
+    """``--case-option [CASE.]KEY=VALUE`` values per case."""
+    return parse_plugin_options(values, cases, "--case-option", "case")
+
+
+def parse_plugin_options(values: tuple[str, ...], names: tuple[str, ...], flag: str,
+                         what: str) -> dict[str, dict[str, str]]:
+    """``[NAME.]KEY=VALUE`` values per plugin name; NAME may be left out when one plugin of
+    its kind is being run."""
     out: dict[str, dict[str, str]] = {}
     for raw in values:
         target, sep, value = raw.partition("=")
-        case, dot, key = target.rpartition(".")
+        name, dot, key = target.rpartition(".")
         if not sep or not key.strip():
-            raise FlagbenchError(f"--case-option {raw!r}: expected [CASE.]KEY=VALUE")
+            raise FlagbenchError(f"{flag} {raw!r}: expected [{what.upper()}.]KEY=VALUE")
         if not dot:
-            if len(cases) != 1:
-                raise FlagbenchError("with several cases, give --case-option as CASE.KEY=VALUE")
-            case = cases[0]
-        options = out.setdefault(case.strip(), {})
+            if len(names) != 1:
+                raise FlagbenchError(f"with several {what}s, give {flag} as "
+                                     f"{what.upper()}.KEY=VALUE")
+            name = names[0]
+        options = out.setdefault(name.strip(), {})
         if key.strip() in options:
-            raise FlagbenchError(f"--case-option {case}.{key.strip()} given twice")
+            raise FlagbenchError(f"{flag} {name}.{key.strip()} given twice")
         options[key.strip()] = value.strip()
     return out
 

@@ -56,7 +56,7 @@ def history(db: str | None, limit: int, vendor: str | None, case: str | None) ->
     store = Store.open(db, create=False)
     runs = store.runs(limit=limit, vendor=vendor, case=case)
     # Steps are found over the whole history of the listed runs' series, not only the page.
-    listed = {(r.vendor, r.case) for r in runs}
+    listed = {(r.vendor_label, r.case) for r in runs}
     everything = store.runs(vendor=vendor, case=case)
     store.close()
     steps = [s for s in find_all_steps(everything) if (s.vendor, s.cell.case) in listed]

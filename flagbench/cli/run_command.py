@@ -10,6 +10,7 @@ from flagbench.api.errors import FlagbenchError
 from flagbench.cli.options import (
     DB_HELP,
     parse_case_options,
+    parse_plugin_options,
     per_case,
     split_list,
     tag_pairs,
@@ -61,6 +62,9 @@ _WITH_CONFIG = {"config", "db", "tags"}
               help="Evaluation data for task accuracy (an ImageFolder directory for resnet50).")
 @click.option("-o", "--case-option", "case_options", multiple=True, metavar="[CASE.]KEY=VALUE",
               help="Set a case's option (`flagbench list cases` shows them).")
+@click.option("-O", "--vendor-option", "vendor_options", multiple=True,
+              metavar="[VENDOR.]KEY=VALUE",
+              help="Set a vendor's option, e.g. cuda.mode=inductor (`flagbench list vendors`).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
 @click.option("--rounds", type=int, default=1, show_default=True,
               help="Run the matrix N times, reversing the order every other round.")
@@ -75,7 +79,7 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
         precision: str, scenario: str, target_qps: float | None, p99_bound_ms: float | None,
         find_max_qps: bool, warmup: float, min_time: float, max_time: float, min_iters: int,
         target_ci: float, weights: tuple[str, ...], data: tuple[str, ...],
-        case_options: tuple[str, ...],
+        case_options: tuple[str, ...], vendor_options: tuple[str, ...],
         tags: tuple[str, ...], rounds: int, cpu_tdp: float | None, timeout: float,
         isolate: bool, db: str | None) -> int:
     """Run the vendor × case matrix and store every run (skipped and failed ones too).
@@ -116,8 +120,9 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
             missing = "--vendor" if vendors is None else "--case"
             raise FlagbenchError(f"Missing option '{missing}' (or give --config SUITE.toml)")
         case_names = split_list(cases, "--case", str)
+        vendor_names = split_list(vendors, "--vendor", str)
         request = Request(
-            vendors=split_list(vendors, "--vendor", str),
+            vendors=vendor_names,
             cases=case_names,
             batch_sizes=split_list(batch_size, "--batch-size", int),
             precisions=split_list(precision, "--precision", str),
@@ -126,6 +131,8 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
             weights=per_case(weights, case_names, "--weights"),
             data=per_case(data, case_names, "--data"),
             case_options=parse_case_options(case_options, case_names),
+            vendor_options=parse_plugin_options(vendor_options, vendor_names,
+                                                "--vendor-option", "vendor"),
             tags=tag_pairs(tags),
             rounds=rounds,
             scenarios=split_list(scenario, "--scenario", str),

@@ -35,7 +35,7 @@ class ChartSet:
 
 
 def _label(r: StoredRun) -> str:
-    return f"{r.vendor} {r.precision}"
+    return f"{r.vendor_label} {r.precision}"
 
 
 def _group(runs: Sequence[StoredRun], *, with_batch: bool) -> dict[str, list[StoredRun]]:

@@ -11,7 +11,8 @@ from typing import Any
 from flagbench.report.render import SampleSource
 from flagbench.store import StoredRun
 
-RUN_COLUMNS = ["id", "uid", "started_at", "finished_at", "host", "vendor", "case", "scenario",
+RUN_COLUMNS = ["id", "uid", "started_at", "finished_at", "host", "vendor", "vendor_options",
+               "case", "scenario",
                "batch_size", "precision", "actual_precision", "status", "reason", "stop_rule",
                "tags", "warnings"]
 
@@ -20,6 +21,7 @@ def _run_fields(r: StoredRun) -> dict[str, Any]:
     return {
         "id": r.id, "uid": r.uid, "started_at": r.started_at.isoformat(),
         "finished_at": r.finished_at.isoformat(), "host": r.hostname, "vendor": r.vendor,
+        "vendor_options": ",".join(f"{k}={v}" for k, v in r.spec.get("vendor_options") or ()),
         "case": r.case, "scenario": r.scenario, "batch_size": r.batch_size,
         "precision": r.precision, "actual_precision": (r.actual or {}).get("precision"),
         "status": r.status, "reason": r.reason, "stop_rule": r.stop_rule,

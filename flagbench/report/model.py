@@ -8,7 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flagbench.api.measurement import LatencyStats
-from flagbench.report.selection import CellKey, by_series, cell_key, round_group, series_key
+from flagbench.report.selection import (
+    CellKey,
+    by_series,
+    cell_key,
+    clock_mismatch,
+    round_group,
+    series_key,
+)
 from flagbench.stats.comparisons import Comparison, compare_runs
 from flagbench.stats.rounds import between_rounds_cv, pooled_stats
 from flagbench.store import StoredRun
@@ -99,8 +106,8 @@ def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
     fp32 run of the same case, scenario, batch size and host (named in the cell)."""
     grouped: dict[RowKey, dict[str, list[StoredRun]]] = {}
     for r in runs:
-        grouped.setdefault((r.hostname, cell_key(r)), {}).setdefault(r.vendor, []).append(r)
-    vendors = sorted({r.vendor for r in runs}, key=lambda v: (v != baseline, v))
+        grouped.setdefault((r.hostname, cell_key(r)), {}).setdefault(r.vendor_label, []).append(r)
+    vendors = sorted({r.vendor_label for r in runs}, key=lambda v: (v != baseline, v))
     newest = {
         row: {v: max(rs, key=lambda r: (r.started_at, r.id)) for v, rs in by_vendor.items()}
         for row, by_vendor in grouped.items()
@@ -119,7 +126,7 @@ def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
                 continue
             group = round_group(run, grouped[(host, key)][v])
             base_group = ([] if base_run is None else round_group(
-                base_run, grouped[(host, cell_key(base_run))][base_run.vendor]))
+                base_run, grouped[(host, cell_key(base_run))][base_run.vendor_label]))
             cells.append(_cell(group, len(grouped[(host, key)][v]) - len(group),
                                v == baseline, base_group, vs, samples, baseline))
         rows.append(MatrixRow(host, key, cells))
@@ -135,9 +142,9 @@ def baseline_runs(runs: Sequence[StoredRun], baseline: str | None) -> list[Store
     newest: dict[RowKey, dict[str, StoredRun]] = {}
     for r in runs:
         slot = newest.setdefault((r.hostname, cell_key(r)), {})
-        if r.vendor not in slot or (r.started_at, r.id) > (slot[r.vendor].started_at,
-                                                           slot[r.vendor].id):
-            slot[r.vendor] = r
+        if r.vendor_label not in slot or (r.started_at, r.id) > (slot[r.vendor_label].started_at,
+                                                           slot[r.vendor_label].id):
+            slot[r.vendor_label] = r
     out: dict[int, StoredRun] = {}
     series = by_series(runs)
     for host, key in newest:
@@ -196,9 +203,10 @@ def _cell(group: Sequence[StoredRun], older: int, is_baseline: bool,
     if run.status == "ok" and base_run is not None and base_run.id != run.id:
         a = _samples_of(base, samples)
         b = own if pooled_runs else _samples_of([run], samples)
-        if a and b:
+        why = clock_mismatch(base, pooled_runs or [run])
+        if not why and a and b:
             comparison = compare_runs(a, b)
-        else:
+        elif not why:
             why = "too few samples to compare"
     elif run.status == "ok" and base_run is None and baseline and not is_baseline:
         why = f"no ok {baseline} run to compare with"
@@ -253,7 +261,7 @@ def accuracy_table(runs: Sequence[StoredRun]) -> AccuracyTable:
     acc = sorted({n for r in ok for n in r.metrics if n.startswith("accuracy_")})
     fid = {n for r in ok for n in r.metrics if n.startswith("fidelity_")} - {"fidelity_samples"}
     fid_names = [n for n in _FIDELITY_ORDER if n in fid] + sorted(fid - set(_FIDELITY_ORDER))
-    ordered = sorted(ok, key=lambda r: (r.case, r.hostname, r.vendor, r.precision,
+    ordered = sorted(ok, key=lambda r: (r.case, r.hostname, r.vendor_label, r.precision,
                                         r.batch_size, r.scenario))
     return AccuracyTable(acc, fid_names, ordered)
 

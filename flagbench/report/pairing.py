@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flagbench.report.selection import cell_key
+from flagbench.report.selection import cell_key, clock_mismatch
 from flagbench.stats.comparisons import Comparison, compare_runs
 from flagbench.store import StoredRun
 
@@ -47,7 +47,8 @@ def compare_sets(a_runs: Sequence[StoredRun], b_runs: Sequence[StoredRun],
     for label, (a_side, b_side) in sorted(groups.items()):
         a_ids = tuple(r.id for r in a_side)
         b_ids = tuple(r.id for r in b_side)
-        note = _missing(a_side, "A") or _missing(b_side, "B")
+        note = (_missing(a_side, "A") or _missing(b_side, "B")
+                or clock_mismatch(a_side, b_side))
         comparison = None
         if not note:
             pa = [samples[r.id] for r in a_side if r.status == "ok"]
@@ -65,7 +66,8 @@ def _group(a_runs: Sequence[StoredRun], b_runs: Sequence[StoredRun], match_hosts
     groups: dict[str, tuple[list[StoredRun], list[StoredRun]]] = {}
     for side, runs in ((0, a_runs), (1, b_runs)):
         for r in runs:
-            parts = ([r.hostname] if match_hosts else []) + ([r.vendor] if match_vendors else [])
+            parts = (([r.hostname] if match_hosts else [])
+                     + ([r.vendor_label] if match_vendors else []))
             label = " · ".join([*parts, cell_key(r).label])
             groups.setdefault(label, ([], []))[side].append(r)
     return groups

@@ -45,7 +45,7 @@ def cell_key(run: StoredRun) -> CellKey:
 
 def series_key(run: StoredRun) -> tuple[str, str, CellKey]:
     """One history series: host × vendor × cell."""
-    return run.hostname, run.vendor, cell_key(run)
+    return run.hostname, run.vendor_label, cell_key(run)
 
 
 def latest(runs: Iterable[StoredRun], with_rounds: bool = False) -> list[StoredRun]:
@@ -156,3 +156,15 @@ def parse_time(text: str, option: str, now: datetime | None = None) -> datetime:
             f"{option} {text!r}: expected an ISO date/time (2026-11-25, 2026-11-25T12:00) "
             "or an age (7d, 12h, 30m)") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def clock_mismatch(a: Iterable[StoredRun], b: Iterable[StoredRun]) -> str:
+    """Why two sets of runs cannot be compared because different clocks timed them ("" when
+    one clock timed all): a device timer (CUDA events, as runs stored before every vendor was
+    timed by the host clock used) leaves out launch and synchronisation."""
+    clocks = [{str(r.environment.get("clock", "perf_counter")) for r in side if r.status == "ok"}
+              for side in (a, b)]
+    if len(clocks[0] | clocks[1]) <= 1:
+        return ""
+    return ("timed by different clocks (" + " vs ".join(
+        "/".join(sorted(c)) for c in clocks) + "): not compared")

@@ -28,7 +28,7 @@ from flagbench.run.generation import (
     with_generation_metrics,
 )
 from flagbench.run.guard import guarded
-from flagbench.run.plan import configured
+from flagbench.run.plan import configured, configured_vendor, vendor_option_values
 from flagbench.run.progress import Phase, no_phase, utc_now
 from flagbench.run.reference import (
     FIDELITY_MIN_SAMPLES,
@@ -141,7 +141,10 @@ class InProcessExecutor:
 def _measure(registry: Registry, spec: RunSpec, started: datetime,
              environment: dict[str, Any], phase: Phase, isolation: str,
              known: _SoFar) -> RunResult:
-    vendor = registry.vendor(spec.vendor)
+    plugin = registry.vendor(spec.vendor)
+    vendor = configured_vendor(plugin, spec.vendor_options)
+    if getattr(plugin, "options", None):
+        environment["vendor_options"] = vendor_option_values(plugin, spec.vendor_options)
     case = configured(registry.case(spec.case), spec.options)
     clock = time.perf_counter
 

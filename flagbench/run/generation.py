@@ -169,14 +169,14 @@ def with_generation_metrics(result: RunResult, session: GenerationSession) -> Ru
     """The result with TTFT, TPOT and tokens/s of the timed window's requests as case
     metrics, and their raw per-request values in the environment record.
 
-    The timed window's requests are the last ``n`` the session served (the fidelity check
+    The timed window's requests are the last ``m.batches`` the session served (the fidelity check
     does not record its requests). tokens/s is the run's throughput (requests/s, queueing
     included in the server scenario) times the tokens each request generates.
     """
     m = result.measurement
     if m is None or result.throughput is None:
         return result
-    timings = session.timings[-m.stats.n:]
+    timings = session.timings[-m.batches:]
     # In the server scenario a request waits in the queue before its first token: TTFT runs
     # from its scheduled arrival, as its latency does (queue wait = latency − service).
     waits = ([lat - svc for lat, svc in zip(m.samples, m.service_samples, strict=True)]

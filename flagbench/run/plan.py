@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from flagbench.api.contracts import Case, CaseOption, OptionValue
+from flagbench.api.contracts import Case, Option, OptionValue, Vendor
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.plugins import Registry
 from flagbench.api.spec import MeasureConfig, RunSpec
@@ -35,21 +35,53 @@ class Request:
     """Raw ``KEY=VALUE`` case options per case name, parsed against what each case declares."""
     data: Mapping[str, str] = field(default_factory=dict)
     """Evaluation data directory per case name (``--data``), checked by the case."""
+    vendor_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
+    """Raw ``KEY=VALUE`` vendor options per vendor name, parsed against what each declares."""
 
 
-def resolve_options(case: Case, given: Mapping[str, str | OptionValue]
-                    ) -> tuple[tuple[str, OptionValue], ...]:
-    """Every option the case declares, with the given value or its default, checked."""
-    declared: Mapping[str, CaseOption] = getattr(case, "options", None) or {}
+def resolve_options(plugin: Case | Vendor, given: Mapping[str, str | OptionValue],
+                    what: str = "case") -> tuple[tuple[str, OptionValue], ...]:
+    """Every option the plugin declares, with the given value or its default, checked."""
+    declared: Mapping[str, Option] = getattr(plugin, "options", None) or {}
     unknown = sorted(set(given) - set(declared))
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
         raise FlagbenchError(
-            f"case {case.name!r} has no option {unknown[0]!r} (its options: {known})")
+            f"{what} {plugin.name!r} has no option {unknown[0]!r} (its options: {known})")
     return tuple(sorted(
-        (key, opt.parse(key, given[key]) if key in given else opt.default)
+        (key, opt.parse(key, given[key], f"{what} option") if key in given else opt.default)
         for key, opt in declared.items()
     ))
+
+
+def changed_options(plugin: Case | Vendor, resolved: tuple[tuple[str, OptionValue], ...]
+                    ) -> tuple[tuple[str, OptionValue], ...]:
+    """The resolved options whose value is not the plugin's default."""
+    declared: Mapping[str, Option] = getattr(plugin, "options", None) or {}
+    return tuple((k, v) for k, v in resolved if k not in declared or v != declared[k].default)
+
+
+def configured_vendor(vendor: Vendor, changed: tuple[tuple[str, OptionValue], ...]) -> Vendor:
+    """The vendor set up with every declared option (defaults filled in for those not in
+    ``changed``); a vendor without options is used as it is."""
+    declared: Mapping[str, Option] = getattr(vendor, "options", None) or {}
+    if not declared:
+        if changed:
+            raise FlagbenchError(f"vendor {vendor.name!r} has no options")
+        return vendor
+    configure = getattr(vendor, "with_options", None)
+    if not callable(configure):
+        raise FlagbenchError(f"vendor {vendor.name!r} declares options but has no with_options")
+    values = {k: opt.default for k, opt in declared.items()} | dict(changed)
+    result: Vendor = configure(values)
+    return result
+
+
+def vendor_option_values(vendor: Vendor, changed: tuple[tuple[str, OptionValue], ...]
+                         ) -> dict[str, OptionValue]:
+    """Every option the vendor declares with the value a run uses, for its record."""
+    declared: Mapping[str, Option] = getattr(vendor, "options", None) or {}
+    return {k: opt.default for k, opt in sorted(declared.items())} | dict(changed)
 
 
 def configured(case: Case, options: tuple[tuple[str, OptionValue], ...]) -> Case:
@@ -110,8 +142,17 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     if server_options and "server" not in request.scenarios:
         raise FlagbenchError(
             "--target-qps, --p99-bound-ms and --find-max-qps apply to --scenario server")
-    for name in request.vendors:
-        registry.vendor(name)
+    vendors = {name: registry.vendor(name) for name in request.vendors}
+    for vendor_name in request.vendor_options:
+        if vendor_name not in vendors:
+            raise FlagbenchError(
+                f"--vendor-option names vendor {vendor_name!r}, which is not being run")
+    vendor_options = {
+        name: changed_options(vendor, resolve_options(
+            vendor, request.vendor_options.get(name, {}), "vendor"))
+        for name, vendor in vendors.items()}
+    for name, vendor in vendors.items():
+        configured_vendor(vendor, vendor_options[name])  # constraints between options
     cases = {name: registry.case(name) for name in request.cases}
     for case_name in request.case_options:
         if case_name not in cases:
@@ -153,7 +194,8 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                     target_qps=request.target_qps if scenario == "server" else None,
                     p99_bound_s=request.p99_bound_s if scenario == "server" else None,
                     find_max_qps=request.find_max_qps and scenario == "server",
-                    options=options[case], data=request.data.get(case))
+                    options=options[case], data=request.data.get(case),
+                    vendor_options=vendor_options[vendor])
             for vendor, case, bs, precision, scenario in order
         ]
     return specs

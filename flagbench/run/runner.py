@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from flagbench.api.contracts import Probe
+from flagbench.api.contracts import OptionValue, Probe
 from flagbench.api.plugins import Registry
 from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.environment import host_facts
 from flagbench.run.execute import InProcessExecutor
 from flagbench.run.guard import ended, guarded
+from flagbench.run.plan import configured_vendor
 from flagbench.run.progress import Phase, no_phase, utc_now
 
 
@@ -35,13 +36,17 @@ class Runner:
     def __init__(self, registry: Registry, executor: Executor | None = None) -> None:
         self._registry = registry
         self._executor: Executor = executor or InProcessExecutor(registry)
-        self._probes: dict[str, Probe] = {}
+        self._probes: dict[tuple[str, tuple[tuple[str, OptionValue], ...]], Probe] = {}
 
-    def probe(self, vendor_name: str) -> Probe:
-        """The vendor's probe, cached for the life of the runner."""
-        if vendor_name not in self._probes:
-            self._probes[vendor_name] = self._registry.vendor(vendor_name).probe()
-        return self._probes[vendor_name]
+    def probe(self, vendor_name: str,
+              options: tuple[tuple[str, OptionValue], ...] = ()) -> Probe:
+        """The probe of the vendor under ``options`` (a device index changes what it finds),
+        cached for the life of the runner."""
+        key = (vendor_name, options)
+        if key not in self._probes:
+            vendor = configured_vendor(self._registry.vendor(vendor_name), options)
+            self._probes[key] = vendor.probe()
+        return self._probes[key]
 
     def run(self, spec: RunSpec, phase: Phase = no_phase) -> RunResult:
         """Run one spec; every outcome comes back as a RunResult, Ctrl-C as ``interrupted``."""
@@ -49,7 +54,7 @@ class Runner:
         environment: dict[str, Any] = {"host": host_facts()}
 
         def attempt() -> RunResult:
-            probe = self.probe(spec.vendor)
+            probe = self.probe(spec.vendor, spec.vendor_options)
             environment["versions"] = dict(probe.versions)
             environment["devices"] = list(probe.devices)
             if not probe.available:

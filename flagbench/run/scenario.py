@@ -1,4 +1,5 @@
-"""The timed window a run's scenario asks for: back-to-back batches, or Poisson arrivals."""
+"""The timed window a run's scenario asks for: one batch at a time, batches in flight, or
+Poisson arrivals."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flagbench.api.energy import EnergyMeter
 from flagbench.api.measurement import Measurement
 from flagbench.api.spec import RunSpec
 from flagbench.measure.latency import measure_latency
+from flagbench.measure.throughput import measure_throughput
 from flagbench.measure.window import LoopProgress
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ def timed_window(session: Session, loaded: Any, spec: RunSpec,
 
     A max-QPS search keeps the measurement at the best rate found and records every
     rate tried in the environment, so the search itself can be checked."""
+    if spec.scenario == "throughput":
+        return measure_throughput(session, loaded, spec.measure, loop, meters)
     if spec.scenario != "server":
         return measure_latency(session, loaded, spec.measure, loop, meters)
     import statistics

@@ -73,8 +73,9 @@ def _list_of(item: Callable[[Any, str], Any]) -> Callable[[Any, str], tuple[Any,
     return check
 
 
-def _case_options(value: Any, path: str) -> dict[str, dict[str, OptionValue]]:
-    """``[case-options.CASE]`` tables of scalars; the plan checks them against the case."""
+def _plugin_options(value: Any, path: str) -> dict[str, dict[str, OptionValue]]:
+    """``[case-options.CASE]`` or ``[vendor-options.VENDOR]`` tables of scalars; the plan
+    checks them against what the plugin declares."""
     if not isinstance(value, dict):
         raise _Invalid(f"{path}: expected a table, got {_kind(value)}")
     out: dict[str, dict[str, OptionValue]] = {}
@@ -105,7 +106,8 @@ _SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
                 "timeout": _number, "isolate": _boolean},
     "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean},
 }
-_FREE_TABLES = ("tags", "weights", "data", "case-options")  # keys of the user's choosing
+#: Tables whose keys are of the user's choosing.
+_FREE_TABLES = ("tags", "weights", "data", "case-options", "vendor-options")
 
 
 def _checked(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -115,7 +117,7 @@ def _checked(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         if table not in known:
             raise _Invalid(f"unknown table [{table}]; expected one of: {', '.join(known)}")
         if table in _FREE_TABLES:
-            check = _case_options if table == "case-options" else _table_of_strings
+            check = (_plugin_options if table.endswith("-options") else _table_of_strings)
             out[table] = check(body, table)
             continue
         if not isinstance(body, dict):
@@ -167,6 +169,7 @@ def load_suite(path: str | Path) -> Suite:
                 target_ci=measure.get("target-ci", 0.01), cpu_tdp_w=measure.get("cpu-tdp")),
             weights=weights, data=data, tags=tuple(sorted(cfg.get("tags", {}).items())),
             case_options=cfg.get("case-options", {}),
+            vendor_options=cfg.get("vendor-options", {}),
             target_qps=server.get("target-qps"),
             p99_bound_s=None if p99 is None else p99 / 1e3,
             find_max_qps=server.get("find-max-qps", False),

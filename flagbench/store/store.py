@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.hosts import host_key
 from flagbench.api.result import RunResult
+from flagbench.api.spec import vendor_label
 from flagbench.store import location, migrate
 from flagbench.store.engine import WRITE, StoreError, make_engine, use_wal
 from flagbench.store.record import RunRecord, record_of
@@ -64,6 +65,11 @@ class StoredRun:
     def metric(self, name: str) -> float | None:
         """A metric's value, or None when the run has none of that name."""
         return self.metrics.get(name)
+
+    @property
+    def vendor_label(self) -> str:
+        """The vendor with the options that differ from its defaults: a report's column."""
+        return vendor_label(self.vendor, self.spec.get("vendor_options"))
 
     def median_ci_text(self) -> str:
         """The median's 95% CI as "±x.x%" of the median, or "—" for a run without one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,7 @@ class _TimedOnDevice(SimSession):
         return 0.001
 
 
-def test_throughput_is_from_the_window_not_the_sum_of_timings() -> None:
+def test_every_vendor_is_timed_by_the_host_clock_and_the_device_timer_is_secondary() -> None:
     clock = SimClock()
     m = measure_latency(_TimedOnDevice(clock, 0.001), None,
                         MeasureConfig(warmup_s=0.0, min_warmup_iters=1, min_time_s=0.3,
@@ -99,9 +100,53 @@ def test_throughput_is_from_the_window_not_the_sum_of_timings() -> None:
     result = RunResult(RunSpec(vendor="cpu", case="x", batch_size=4), Status.OK,
                        datetime.now(timezone.utc), datetime.now(timezone.utc), measurement=m,
                        actual=ActualRun("cpu", "fp32"))
-    assert m.clock == "device_timer" and m.loop_s == pytest.approx(m.stats.n * 0.0015)
+    assert m.clock == "perf_counter" and m.loop_s == pytest.approx(m.stats.n * 0.0015)
+    assert m.samples == pytest.approx([0.0015] * m.stats.n)  # run + synchronise on the host
+    assert m.device_samples == pytest.approx([0.001] * m.stats.n)  # CUDA events' view
     assert result.throughput == pytest.approx(4 / 0.0015)  # what the host gets
-    assert result.busy_throughput == pytest.approx(4 / 0.001)  # the device-busy rate
     metrics = {x.name: x.value for x in result.metrics()}
+    assert metrics["latency_median_s"] == pytest.approx(0.0015)
     assert metrics["throughput_sps"] == pytest.approx(4 / 0.0015)
-    assert metrics["busy_throughput_sps"] == pytest.approx(4 / 0.001)
+    assert metrics["device_latency_median_s"] == pytest.approx(0.001)
+    assert metrics["device_busy_throughput_sps"] == pytest.approx(4 / 0.001)
+
+
+class _Queued(SimSession):
+    """An asynchronous device: each run queues 1 ms of work and returns; synchronise waits for
+    the queue and costs a 0.5 ms round trip of its own."""
+
+    def __init__(self, clock: SimClock) -> None:
+        super().__init__(clock, 0.001)
+        self.queued = 0.0
+
+    def run(self, loaded: Any) -> None:
+        self.calls += 1
+        self.queued += self.seconds
+
+    def synchronize(self) -> None:
+        self.syncs += 1
+        self.clock.now += self.queued + 0.0005
+        self.queued = 0.0
+
+
+def test_the_throughput_scenario_keeps_batches_in_flight() -> None:
+    from flagbench.measure.throughput import IN_FLIGHT, measure_throughput
+
+    config = MeasureConfig(warmup_s=0.0, min_warmup_iters=1, min_time_s=0.5, max_time_s=1.0,
+                           target_ci=0.0)
+    clock = SimClock()
+    latency = measure_latency(_Queued(clock), None, config, clock=clock)
+    session = _Queued(clock)
+    offline = measure_throughput(session, None, config, clock=clock)
+    assert latency.samples == pytest.approx([0.0015] * latency.stats.n)  # a round trip each
+    per_batch = (IN_FLIGHT * 0.001 + 0.0005) / IN_FLIGHT  # one round trip per group
+    assert offline.samples == pytest.approx([per_batch] * offline.stats.n)
+    assert offline.batches_per_sample == IN_FLIGHT
+    assert offline.batches == offline.stats.n * IN_FLIGHT
+    assert session.syncs - 1 == offline.stats.n  # one per group (after one warm-up batch)
+    result = RunResult(RunSpec(vendor="cpu", case="x", batch_size=2, scenario="throughput"),
+                       Status.OK, datetime.now(timezone.utc), datetime.now(timezone.utc),
+                       measurement=offline, actual=ActualRun("cpu", "fp32"))
+    assert result.throughput == pytest.approx(2 / per_batch)
+    metrics = {x.name: x.value for x in result.metrics()}
+    assert metrics["iterations"] == offline.batches

@@ -1,4 +1,4 @@
-"""Peaks: vendors' declared figures (CPU estimate, CUDA properties), MFU, measured peaks."""
+"""Peaks: the CPU vendors' declared estimate, MFU, measured peaks (GPU peaks: tests/vendors)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from flagbench.report.peaks import format_rate, measured_peak, peak_shares
 from flagbench.run.environment import host_facts
 from flagbench.store import StoredRun
 from flagbench.vendors.cpu_peak import estimate_cpu_peak
-from flagbench.vendors.cuda_peak import cuda_peak
 
 AVX2 = "processor\t: 0\ncpu MHz\t\t: 2400.000\nflags\t\t: fpu sse2 avx fma avx2\n"
 
@@ -31,34 +30,6 @@ def test_cpu_estimate_from_cpuinfo() -> None:
     assert "cpufreq" in peak.source
     no_fma = AVX2.replace(" fma", "")
     assert estimate_cpu_peak(no_fma, 4, 4, None) is None  # no honest figure without FMA
-
-
-class FakeNvml:
-    """pynvml's shape, with an A100-SXM4-40GB's clocks and bus."""
-
-    NVML_CLOCK_SM, NVML_CLOCK_MEM = 1, 2
-
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> str:
-        return f"gpu{index}"
-
-    def nvmlDeviceGetMaxClockInfo(self, handle: str, clock: int) -> int:
-        return {1: 1410, 2: 1215}[clock]
-
-    def nvmlDeviceGetMemoryBusWidth(self, handle: str) -> int:
-        return 5120
-
-
-def test_cuda_peak_matches_the_published_a100_figures() -> None:
-    fp32 = cuda_peak(108, (8, 0), "fp32", FakeNvml())
-    assert fp32 is not None and fp32.confidence == "theoretical"
-    assert fp32.flops_per_s == pytest.approx(19.5e12, rel=0.01)  # NVIDIA: 19.5 TFLOPS
-    assert fp32.bytes_per_s == pytest.approx(1.555e12, rel=0.01)  # NVIDIA: 1,555 GB/s
-    fp16 = cuda_peak(108, (8, 0), "fp16", FakeNvml())
-    assert fp16 is not None and fp16.flops_per_s == pytest.approx(312e12, rel=0.01)
-    assert "whitepaper" in fp16.source
-    unknown = cuda_peak(40, (7, 5), "bf16", FakeNvml())  # no bf16 tensor rate known: bandwidth only
-    assert unknown is not None and unknown.flops_per_s is None and unknown.bytes_per_s
-    assert cuda_peak(108, (8, 0), "fp32", None) is None
 
 
 def test_peak_must_be_positive_and_sourced() -> None:

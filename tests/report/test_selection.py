@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flagbench.api.errors import FlagbenchError
 from flagbench.report.selection import latest, parse_selector, parse_time
-from flagbench.store import RunQuery, Store
+from flagbench.store import RunQuery, Store, StoredRun
 from seeding import T0, ok_run
 
 
@@ -44,3 +45,32 @@ def test_latest_keeps_the_newest_run_of_each_cell_whatever_its_status(db_path: P
     runs = store.runs()
     store.close()
     assert sorted(r.id for r in latest(runs)) == sorted([newest, other])
+
+
+def _run(id_: int, clock: str | None, vendor: str = "cuda",
+         vendor_options: list[list[Any]] | None = None) -> StoredRun:
+    now = datetime.now(timezone.utc)
+    env = {} if clock is None else {"clock": clock}
+    return StoredRun(id=id_, uid=str(id_), vendor=vendor, case="c", scenario="latency",
+                     batch_size=1, precision="fp32", status="ok", reason="", stop_rule="x",
+                     started_at=now, finished_at=now, hostname="h",
+                     spec={"options": [], "vendor_options": vendor_options or []},
+                     actual=None, environment=env, host_facts={})
+
+
+def test_runs_timed_by_different_clocks_are_not_compared() -> None:
+    from flagbench.report.pairing import compare_sets
+    from flagbench.report.selection import clock_mismatch
+
+    host, device = _run(1, "perf_counter"), _run(2, "device_timer")
+    assert clock_mismatch([host], [_run(3, None)]) == ""  # no record: the host clock
+    assert clock_mismatch([host], [device]) == (
+        "timed by different clocks (perf_counter vs device_timer): not compared")
+    (cell,) = compare_sets([host], [device], lambda ids: {i: [1.0, 1.1, 1.2] for i in ids})
+    assert cell.comparison is None and "different clocks" in cell.note
+
+
+def test_vendor_options_off_their_defaults_name_the_vendor() -> None:
+    assert _run(1, None).vendor_label == "cuda"
+    assert _run(1, None, vendor_options=[["mode", "inductor"]]).vendor_label == (
+        "cuda[mode=inductor]")

@@ -22,8 +22,12 @@ class FakeNVMLError(Exception):
 
 
 def fake_pynvml(watts: float = 300.0, energy_counter: bool = True,
-                capability: tuple[int, int] = (9, 0)) -> types.ModuleType:
-    """A pynvml with the real API's names and units (mW, mJ, MHz, bytes)."""
+                capability: tuple[int, int] = (9, 0),
+                names: tuple[str, ...] = ("NVIDIA H100 80GB HBM3",),
+                mig: bool = False) -> types.ModuleType:
+    """A pynvml with the real API's names and units (mW, mJ, MHz, bytes), over GPUs named
+    ``names`` in NVML's (PCI bus) order, GPU i with UUID "GPU-000i-…" and board power
+    ``watts`` × (i + 1)."""
     m = types.ModuleType("pynvml")
     t0 = time.perf_counter()
     m.NVMLError = FakeNVMLError  # type: ignore[attr-defined]
@@ -36,22 +40,40 @@ def fake_pynvml(watts: float = 300.0, energy_counter: bool = True,
             return fn(*a)
         setattr(m, name, wrapped)
 
+    def index_of(h: str) -> int:
+        return int(h.removeprefix("handle"))
+
+    def by_uuid(uuid: str) -> str:
+        for i in range(len(names)):
+            if uuid == f"GPU-000{i}-aaaa":
+                return f"handle{i}"
+        raise FakeNVMLError("Not Found")
+
+    def mig_mode(h: str) -> tuple[int, int]:
+        if not mig:
+            raise FakeNVMLError("Not Supported")
+        return 1, 1
+
     api("nvmlInit", lambda: None)
+    api("nvmlDeviceGetCount", lambda: len(names))
     api("nvmlDeviceGetHandleByIndex", lambda i: f"handle{i}")
-    api("nvmlDeviceGetName", lambda h: b"NVIDIA H100 80GB HBM3")
+    api("nvmlDeviceGetHandleByUUID", by_uuid)
+    api("nvmlDeviceGetIndex", index_of)
+    api("nvmlDeviceGetMigMode", mig_mode)
+    api("nvmlDeviceGetName", lambda h: names[index_of(h)].encode())
     api("nvmlSystemGetDriverVersion", lambda: "580.65.06")
     api("nvmlDeviceGetClockInfo", lambda h, kind: 1980 if kind == 1 else 2619)
     api("nvmlDeviceGetMaxClockInfo", lambda h, kind: 1980)
     api("nvmlDeviceGetTemperature", lambda h, kind: 41)
     api("nvmlDeviceGetEnforcedPowerLimit", lambda h: 700_000)
     api("nvmlDeviceGetMemoryInfo", lambda h: types.SimpleNamespace(total=80 << 30))
-    api("nvmlDeviceGetPowerUsage", lambda h: int(watts * 1000))
+    api("nvmlDeviceGetPowerUsage", lambda h: int(watts * (index_of(h) + 1) * 1000))
     api("nvmlDeviceGetCudaComputeCapability", lambda h: capability)
 
-    def energy(h: str) -> int:
+    def energy(h: str) -> int:  # millijoules since the driver loaded
         if not energy_counter:
             raise FakeNVMLError("Not Supported")
-        return int(watts * (time.perf_counter() - t0) * 1000) + 10**9
+        return int(watts * (index_of(h) + 1) * (time.perf_counter() - t0) * 1000) + 10**9
 
     api("nvmlDeviceGetTotalEnergyConsumption", energy)
     m.calls = calls  # type: ignore[attr-defined]
@@ -184,3 +206,57 @@ def test_ort_cuda_probe_drops_tf32_below_ampere(monkeypatch: pytest.MonkeyPatch)
     assert "compute capability 7.5" in probe.unsupported["tf32"]
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(capability=(8, 6)))
     assert OrtCudaVendor().probe().precisions == ("fp32", "tf32", "fp16")
+
+
+def test_cuda_devices_are_matched_to_nvml_by_uuid_not_by_number() -> None:
+    from flagbench.vendors.nvml import nvml_index
+
+    four = fake_pynvml(names=("NVIDIA H100 80GB HBM3",) * 4)
+    # CUDA_VISIBLE_DEVICES=3: CUDA's device 0 is NVML's 3, and torch's UUID says so.
+    assert nvml_index(four, 0, {"CUDA_VISIBLE_DEVICES": "3"},
+                      torch_uuid=lambda i: "0003-aaaa") == (3, "by UUID (torch)")
+    # Without torch: the UUID listed in CUDA_VISIBLE_DEVICES, or the order of identical GPUs.
+    assert nvml_index(four, 1, {"CUDA_VISIBLE_DEVICES": "GPU-0000-aaaa,GPU-0002-aaaa"}) == (
+        2, "by UUID (CUDA_VISIBLE_DEVICES)")
+    assert nvml_index(four, 0, {"CUDA_VISIBLE_DEVICES": "3"})[0] == 3
+    assert nvml_index(four, 2, {})[0] == 2
+    index, why = nvml_index(four, 1, {"CUDA_VISIBLE_DEVICES": "3"})
+    assert index is None and "not among CUDA_VISIBLE_DEVICES='3'" in why
+    # Different models: CUDA puts the fastest first, so a number alone proves nothing.
+    mixed = fake_pynvml(names=("Tesla T4", "NVIDIA H100 80GB HBM3"))
+    index, why = nvml_index(mixed, 0, {})
+    assert index is None and "CUDA_DEVICE_ORDER=PCI_BUS_ID" in why
+    assert nvml_index(mixed, 0, {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"})[0] == 0
+
+
+def test_the_device_option_meters_and_describes_that_gpu(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(
+        watts=100.0, names=("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    vendor = CudaVendor().with_options({"mode": "eager", "device": 1, "cudnn_benchmark": True})
+    assert vendor.device == "cuda:1"
+    (meter,) = vendor.meters(None)  # type: ignore[arg-type]
+    meter.start()
+    time.sleep(0.1)
+    assert meter.stop().avg_watts == pytest.approx(200.0, rel=0.1)  # GPU 1's board, not 0's
+    facts = vendor.details()["nvml"]
+    assert facts["index"] == 1 and "same model" in facts["matched"]
+
+
+def test_mig_says_the_counter_covers_the_whole_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(mig=True))
+    vendor = CudaVendor()
+    (meter,) = vendor.meters(None)  # type: ignore[arg-type]
+    meter.start()
+    assert "whole GPU" in meter.stop().scope
+    assert "every MIG instance" in vendor.details()["nvml"]["mig"]
+
+
+def test_a_device_index_beyond_the_gpus_is_a_skip_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
+    _fake_cuda_torch(monkeypatch, "NVIDIA H100 80GB HBM3", (9, 0))
+    probe = CudaVendor().with_options(
+        {"mode": "eager", "device": 3, "cudnn_benchmark": True}).probe()
+    assert not probe.available and probe.reason == "no CUDA device 3: torch sees 1 (0–0)"
