@@ -50,7 +50,8 @@ def test_run_through_the_installed_vendor(flagbench, quick, torchscript_env: dic
                                           tmp_path: Path) -> None:
     db = tmp_path / "ts.db"
     out = flagbench("run", "--vendor", "torchscript,cpu", "--case", "tiny-mlp",
-                    "--precision", "fp32,bf16", "--db", str(db), *quick, env=torchscript_env)
+                    "--precision", "fp32,bf16", "--cpu-tdp", "65", "--db", str(db), *quick,
+                    env=torchscript_env)
     label = "torchscript × tiny-mlp[activation=relu,hidden=32] bs1 fp32: ok"
     assert label in out.stdout, out.stdout + out.stderr
     store = Store.open(str(db), create=False)
@@ -65,4 +66,10 @@ def test_run_through_the_installed_vendor(flagbench, quick, torchscript_env: dic
     assert ts.actual["threads"] >= 1
     skipped = runs[("torchscript", "bf16")]
     assert skipped.status == "skipped" and "converts no dtypes" in skipped.reason
-    assert runs[("cpu", "fp32")].status == "ok"
+    cpu = runs[("cpu", "fp32")]
+    assert cpu.status == "ok"
+    # An external CPU vendor is offered what the built-in one has: the same energy meter
+    # (RAPL, else the --cpu-tdp estimate) and the same CPU peak behind its MFU.
+    assert ts.environment["energy"] == cpu.environment["energy"]
+    assert ts.metric("energy_j") is not None
+    assert ts.metric("peak_flops") == cpu.metric("peak_flops")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flagbench.api.contracts import ActualRun, Probe, Workload
 from flagbench.api.spec import PRECISIONS
+from flagbench.vendors.host_cpu import HostCpuMeasures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,8 +52,12 @@ class TorchScriptSession:
         del self._module
 
 
-class TorchScriptVendor:
-    """Traces the case's model once at set-up, so the timed loop runs a frozen graph."""
+class TorchScriptVendor(HostCpuMeasures):
+    """Traces the case's model once at set-up, so the timed loop runs a frozen graph.
+
+    ``HostCpuMeasures`` gives it what every CPU vendor measures the same way: RAPL energy
+    (else an estimate from ``--cpu-tdp``) and the CPU's float32 peak, so its runs store
+    energy and MFU beside the built-in ``cpu`` vendor's."""
 
     name = "torchscript"
     description = "TorchScript trace + freeze on the CPU (fp32)"
