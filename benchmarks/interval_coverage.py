@@ -6,8 +6,9 @@ elapsed time they add up to (as ``measure_latency`` does), and when the rule sto
 the interval exactly as a stored run does (``summarize``). Regimes, all with a true median of
 10 ms (``--median-ms``): independent lognormal (sd 2%); log-AR(1) with lag-1 correlation 0.9
 and 0.99 (sd 2%); a slow step drift (the level switches between -2% and +2% at random,
-every 25 timings on average, plus 1% independent noise). Prints the coverage per regime and
-how the runs stopped.
+every 25 timings on average, plus 1% independent noise). Prints per regime the coverage, how
+the runs stopped (and how many of each covered), the median sample count and the median
+relative half-width of the stored interval.
 
     python benchmarks/interval_coverage.py [--runs 400] [--seed 0] [--median-ms 10]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import math
 import sys
 import time
@@ -52,8 +54,8 @@ def timings(regime: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def one_run(regime: str, config: MeasureConfig, rng: np.random.Generator
-            ) -> tuple[bool, str, int]:
-    """(covered, stop rule, samples) of one simulated run."""
+            ) -> tuple[bool, str, int, float]:
+    """(covered, stop rule, samples, relative half-width) of one simulated run."""
     cap = int(config.max_time_s / (MEDIAN_S * 0.9)) + 10
     draws = timings(regime, cap, rng).tolist()
     rule = StoppingRule(config)
@@ -68,20 +70,33 @@ def one_run(regime: str, config: MeasureConfig, rng: np.random.Generator
     else:
         raise AssertionError("the rule never stopped")
     s = summarize(samples)
-    return s.ci_low <= MEDIAN_S <= s.ci_high, stop, len(samples)
+    return s.ci_low <= MEDIAN_S <= s.ci_high, stop, len(samples), s.ci_rel_halfwidth
 
 
-def coverage(regime: str, runs: int, seed: int, config: MeasureConfig
-             ) -> tuple[float, collections.Counter[str], float]:
-    """Share of runs covered, their stop rules and their median sample count."""
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """What the runs of one regime gave."""
+
+    share: float  # of runs whose stored interval covers the true median
+    rules: collections.Counter[str]  # runs per stop rule
+    covered: collections.Counter[str]  # of those, how many covered
+    median_samples: float
+    median_half: float  # the stored interval's relative half-width, median over runs
+
+
+def coverage(regime: str, runs: int, seed: int, config: MeasureConfig) -> Coverage:
+    """Simulate ``runs`` runs of one regime from ``seed``."""
     rng = np.random.default_rng(seed)
-    covered, rules, sizes = 0, collections.Counter[str](), []
+    rules, covered = collections.Counter[str](), collections.Counter[str]()
+    sizes, halves = [], []
     for _ in range(runs):
-        ok, rule, n = one_run(regime, config, rng)
-        covered += ok
+        ok, rule, n, half = one_run(regime, config, rng)
         rules[rule] += 1
+        covered[rule] += ok
         sizes.append(n)
-    return covered / runs, rules, float(np.median(sizes))
+        halves.append(half)
+    return Coverage(sum(covered.values()) / runs, rules, covered, float(np.median(sizes)),
+                    float(np.median(halves)))
 
 
 def main(argv: list[str]) -> int:
@@ -93,16 +108,17 @@ def main(argv: list[str]) -> int:
     global MEDIAN_S
     MEDIAN_S = args.median_ms / 1e3
     config = MeasureConfig()  # the defaults a user gets
-    print(f"| regime | coverage of the 95% interval | stop rules | median samples |  "
-          f"({args.runs} runs each, seed {args.seed}, median {args.median_ms:g} ms, defaults: "
-          f"min {config.min_time_s:g} s, max {config.max_time_s:g} s, "
+    print(f"| regime | coverage | stop rules (covered/runs) | median samples | median "
+          f"half-width |  ({args.runs} runs each, seed {args.seed}, median {args.median_ms:g} "
+          f"ms, defaults: min {config.min_time_s:g} s, max {config.max_time_s:g} s, "
           f"target ±{config.target_ci:.0%})")
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|")
     for regime in REGIMES:
         t0 = time.perf_counter()
-        share, rules, size = coverage(regime, args.runs, args.seed, config)
-        print(f"| {regime} | {share:.1%} | {dict(rules)} | {size:.0f} |  "
-              f"({time.perf_counter() - t0:.1f} s)", flush=True)
+        c = coverage(regime, args.runs, args.seed, config)
+        rules = ", ".join(f"{r} {c.covered[r]}/{k}" for r, k in c.rules.most_common())
+        print(f"| {regime} | {c.share:.1%} | {rules} | {c.median_samples:.0f} | "
+              f"±{c.median_half:.2%} |  ({time.perf_counter() - t0:.1f} s)", flush=True)
     return 0
 
 

@@ -1,79 +1,32 @@
 """ONNX Runtime, one vendor per execution provider.
 
 The case's model is exported once (cached, see ``onnx_export``); the session is created with
-the requested provider first and refused if that provider is not the one really active, so a
-silent fall-back to the CPU becomes a failed run instead of a wrong figure.
+the requested provider first and without CPU fall-back (``ort_placement``), so a node that
+would run on the CPU unasked makes a failed run instead of a wrong figure, and where each
+node ran is recorded. Data stays on the provider's device between runs (``ort_session``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from flagbench.api.contracts import ActualRun, Probe, Workload
-from flagbench.api.errors import FlagbenchError
 
 from .host_cpu import HostCpuMeasures
 from .nvidia import NvidiaMeasures, ampere_gate
-
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
-
-_CPU = "CPUExecutionProvider"
+from .ort_placement import CPU, CUDA, Providers, conv_algo_search, open_session
+from .ort_session import OrtSession
 
 
-class OrtSession:
-    """An ``InferenceSession`` plus, on device providers, an IO binding that keeps data there."""
-
-    def __init__(self, session: Any, input_names: Sequence[str], input_dtype: Any,
-                 bind_device: str | None, actual: ActualRun) -> None:
-        self._session = session
-        self._names = list(input_names)
-        self._dtype = input_dtype
-        self._device = bind_device
-        self._outputs = [o.name for o in session.get_outputs()]
-        self.actual = actual
-
-    def load(self, inputs: Sequence[torch.Tensor]) -> Any:
-        """Numpy feeds on the host, or OrtValues bound on the device (IO binding); only
-        floating-point inputs take the model's float type, integer ones keep theirs."""
-        feeds = {n: t.numpy().astype(self._dtype, copy=False) if t.is_floating_point()
-                 else t.numpy() for n, t in zip(self._names, inputs, strict=True)}
-        if self._device is None:
-            return feeds
-        import onnxruntime as ort
-
-        binding = self._session.io_binding()
-        for name, array in feeds.items():
-            value = ort.OrtValue.ortvalue_from_numpy(array, self._device, 0)
-            binding.bind_ortvalue_input(name, value)
-        for name in self._outputs:
-            binding.bind_output(name, self._device)
-        return binding
-
-    def run(self, loaded: Any) -> Any:
-        """One inference; ``Run`` returns when the provider has finished."""
-        if self._device is None:
-            return self._session.run(self._outputs, loaded)
-        self._session.run_with_iobinding(loaded)
-        return loaded
-
-    def synchronize(self) -> None:
-        """Nothing to wait for: ONNX Runtime's Run blocks until its outputs are ready."""
-
-    def to_numpy(self, outputs: Any) -> list[np.ndarray]:
-        """Float32 host copies of the outputs."""
-        import numpy as np
-
-        arrays = outputs if self._device is None else outputs.copy_outputs_to_cpu()
-        return [np.asarray(a, dtype=np.float32) for a in arrays]
-
-    def close(self) -> None:
-        """Release the session."""
-        del self._session
+def cuda_options(precision: str) -> dict[str, Any]:
+    """The CUDA provider's options: TF32 only for tf32 (ORT enables it by default on Ampere
+    and newer; fp32 must mean fp32), and cuDNN's exhaustive algorithm search, ORT's default,
+    set so that a changed default cannot move the figures unseen."""
+    return {"use_tf32": "1" if precision == "tf32" else "0",
+            "cudnn_conv_algo_search": "EXHAUSTIVE"}
 
 
 class OrtVendor:
@@ -81,21 +34,22 @@ class OrtVendor:
 
     name = "ort"
     description = "ONNX Runtime"
-    provider = _CPU
+    provider = CPU
     bind_device: str | None = None  # OrtValue device for IO binding; None runs from host numpy
     precisions: tuple[str, ...] = ("fp32",)
     unsupported: dict[str, str] = {}
 
     def probe(self) -> Probe:
-        """Available when onnxruntime imports and lists this provider."""
+        """Available when onnxruntime imports and lists every provider this vendor uses."""
         try:
             import onnxruntime as ort
         except Exception as exc:
             return Probe(False, f"onnxruntime cannot be imported: {exc}")
         available = ort.get_available_providers()
-        if self.provider not in available:
+        missing = [name for name, _ in self.providers("fp32") if name not in available]
+        if missing:
             return Probe(False, f"onnxruntime {ort.__version__} ({ort.get_device()} build) has no "
-                         f"{self.provider}; it offers {', '.join(available)}")
+                         f"{', '.join(missing)}; it offers {', '.join(available)}")
         return Probe(True, devices=(ort.get_device(),),
                      versions={"onnxruntime": ort.__version__}, precisions=self.precisions,
                      unsupported=self.unsupported)
@@ -103,6 +57,11 @@ class OrtVendor:
     def provider_options(self, precision: str) -> dict[str, Any]:
         """Options passed with the provider; subclasses set precision switches here."""
         return {}
+
+    def providers(self, precision: str) -> Providers:
+        """The providers in ONNX Runtime's order of preference, this vendor's first; never the
+        CPU unless it is this vendor's (see ``ort_placement.open_session``)."""
+        return [(self.provider, self.provider_options(precision))]
 
     def details(self) -> dict[str, Any]:
         """Device facts recorded with every run (``NvidiaMeasures`` gives NVML's)."""
@@ -113,10 +72,7 @@ class OrtVendor:
         return precision
 
     def prepare(self, workload: Workload) -> OrtSession:
-        """Export (cached), quantise if asked, create the session, verify the provider."""
-        import numpy as np
-        import onnxruntime as ort
-
+        """Export (cached), quantise if asked, then open the session (``open``)."""
         from flagbench.vendors.onnx_export import export_onnx, export_spec, quantize_int8
 
         precision = workload.spec.precision
@@ -129,39 +85,49 @@ class OrtVendor:
             build |= {"quantize_s": quant.seconds, "quantize_cached": quant.cached,
                       "quantization": quant.details["quantization"]}
             exported = quant
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers: list[Any] = [(self.provider, self.provider_options(precision))]
-        if self.provider != _CPU:
-            providers.append(_CPU)  # nodes the provider lacks may run on the CPU
+        return self.open(exported.path, precision, export_spec(workload).input_names,
+                         half=flavour == "fp16", build=build)
+
+    def open(self, path: Path, precision: str, input_names: tuple[str, ...], half: bool = False,
+             build: dict[str, Any] | None = None) -> OrtSession:
+        """A session on this vendor's providers for the ONNX file at ``path``, refused if any
+        node would run on the CPU unasked, with what ran recorded in ``actual``."""
+        import numpy as np
+        import onnxruntime as ort
+
+        def options() -> Any:
+            made = ort.SessionOptions()
+            made.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            return made
+
         t0 = time.perf_counter()
-        session = ort.InferenceSession(str(exported.path), options, providers=providers)
-        build["session_create_s"] = time.perf_counter() - t0
-        active = session.get_providers()
-        if not active or active[0] != self.provider:
-            raise FlagbenchError(f"{self.provider} was requested but ONNX Runtime runs "
-                                 f"{', '.join(active)}: refusing a silent fall-back")
+        session, placement = open_session(ort, path, options, self.providers(precision))
+        created_s = time.perf_counter() - t0
+        used, effective = options(), session.get_provider_options()
+        conv = conv_algo_search(session)
         actual = ActualRun(
             device=ort.get_device().lower(),
             precision=precision,
-            threads=options.intra_op_num_threads or None,
+            threads=used.intra_op_num_threads or None,
             details={
                 "onnxruntime": ort.__version__,
-                "providers": active,
-                "provider_options": session.get_provider_options().get(self.provider, {}),
+                **placement,
+                "provider_options": {name: effective.get(name, {})
+                                     for name, _ in self.providers(precision)},
+                **({"cudnn_conv_algo_search": conv} if conv else {}),
                 "graph_optimization_level": "ORT_ENABLE_ALL",
-                "intra_op_num_threads": options.intra_op_num_threads,
-                "inter_op_num_threads": options.inter_op_num_threads,
-                "execution_mode": str(options.execution_mode),
-                "model": exported.path.name,
-                "io_binding": self.bind_device is not None,
-                **build,
+                "intra_op_num_threads": used.intra_op_num_threads,
+                "inter_op_num_threads": used.inter_op_num_threads,
+                "execution_mode": str(used.execution_mode),
+                "model": path.name,
+                "io_binding": self.bind_device,
+                **(build or {}),
+                "session_create_s": created_s,
                 **self.details(),
             },
         )
-        dtype = np.float16 if flavour == "fp16" else np.float32
-        return OrtSession(session, export_spec(workload).input_names, dtype, self.bind_device,
-                          actual)
+        dtype = np.float16 if half else np.float32
+        return OrtSession(session, input_names, dtype, self.bind_device, actual)
 
 
 class OrtCpuVendor(HostCpuMeasures, OrtVendor):
@@ -169,6 +135,7 @@ class OrtCpuVendor(HostCpuMeasures, OrtVendor):
 
     name = "ort-cpu"
     description = "ONNX Runtime CPUExecutionProvider (fp32; int8 static QDQ U8S8)"
+    bind_device = "cpu"  # the same IO-binding path as the GPU providers, copy-free on the host
     precisions = ("fp32", "int8")
     unsupported = {
         "fp16": "the CPU provider lacks fp16 kernels for most ops; it would time casts",
@@ -196,18 +163,18 @@ class OrtCudaVendor(NvidiaMeasures, OrtVendor):
                                    unsupported={**base.unsupported, **dropped})
 
     def provider_options(self, precision: str) -> dict[str, Any]:
-        """ORT enables TF32 by default on Ampere and newer; fp32 must mean fp32."""
-        return {"use_tf32": "1" if precision == "tf32" else "0"}
+        return cuda_options(precision)
 
     def model_precision(self, precision: str) -> str:
         return "fp32" if precision == "tf32" else precision
 
 
 class OrtTensorRTVendor(NvidiaMeasures, OrtVendor):
-    """ONNX Runtime's TensorRT provider; engine build time is part of set-up."""
+    """ONNX Runtime's TensorRT provider, CUDA behind it; engine build time is set-up."""
 
     name = "ort-tensorrt"
-    description = "ONNX Runtime TensorrtExecutionProvider (fp32, fp16), IO binding"
+    description = ("ONNX Runtime TensorrtExecutionProvider, CUDA for the nodes it leaves "
+                   "(fp32, fp16), IO binding")
     provider = "TensorrtExecutionProvider"
     bind_device = "cuda"
     precisions = ("fp32", "fp16")
@@ -215,6 +182,11 @@ class OrtTensorRTVendor(NvidiaMeasures, OrtVendor):
 
     def provider_options(self, precision: str) -> dict[str, Any]:
         return {"trt_fp16_enable": precision == "fp16"}
+
+    def providers(self, precision: str) -> Providers:
+        """TensorRT, then CUDA for the nodes TensorRT does not take (ORT would otherwise give
+        them to the CPU); the CUDA nodes run the fp32 model with TF32 off."""
+        return [*super().providers(precision), (CUDA, cuda_options("fp32"))]
 
     def model_precision(self, precision: str) -> str:
         return "fp32"  # TensorRT lowers precision itself when trt_fp16_enable is set

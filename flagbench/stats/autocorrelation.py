@@ -85,6 +85,13 @@ def t95(df: float) -> float:
     expansion; within 0.2% of the exact value from 3 degrees of freedom up)."""
     if df <= 1:
         return 12.706204736174707
-    z = _Z95
+    return t_quantile(_Z95, df)
+
+
+def t_quantile(z: float, df: float) -> float:
+    """Student's t quantile matching the normal quantile ``z`` at ``df`` degrees of freedom
+    (Cornish-Fisher expansion: for z = 2.58, within 3% of the exact value at 3 degrees of
+    freedom, 0.6% at 5); below one degree of freedom, the value at one."""
+    df = max(1.0, df)
     return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
             + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))

@@ -6,10 +6,18 @@ import math
 from collections.abc import Sequence
 
 from flagbench.api.measurement import LatencyStats
-from flagbench.stats.autocorrelation import autocorrelation_time, t95
+from flagbench.stats.autocorrelation import autocorrelation_time, t_quantile
 
 # z for a two-sided 95% interval.
 _Z95 = 1.959963984540054
+#: z of the stored interval: a normal statistic watched at the default stopping rule's 14
+#: looks (2, 3, ..., 15 s) strays beyond ±2.58 at one of them 5% of the time (Brownian
+#: motion, simulated), beyond ±1.96 at one of them about 20%; the rule stops at the first
+#: look whose interval is narrow, so only this z keeps 95% at the moment it stops.
+Z_LOOKS = 2.58
+#: τ̂ is itself uncertain: its relative variance is about 2(2M + 1)/n over a window of M
+#: lags (Sokal), M about 3τ, which is a χ² on n / (6τ) degrees of freedom.
+TAU_DF_DIVISOR = 6.0
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -51,8 +59,9 @@ def _interval(samples: Sequence[float], s: Sequence[float] | None = None
     if not math.isfinite(tau):
         return s[0], s[-1], med, tau  # not even one effective timing: the whole range
     # Order statistics of n timings worth n / τ independent ones: the ranks' spread grows
-    # by √τ, and Student's t at n / τ - 1 degrees of freedom pays for estimating τ.
-    half = t95(n / tau - 1) * math.sqrt(n * tau) / 2.0
+    # by √τ; Student's t on the degrees of freedom τ̂ rests on pays for estimating it, at
+    # the z that holds over the stopping rule's looks. Ranks beyond the sample: its range.
+    half = t_quantile(Z_LOOKS, n / (TAU_DF_DIVISOR * tau) - 1) * math.sqrt(n * tau) / 2.0
     lo = max(0, math.floor(n / 2.0 - half) - 1)
     hi = min(n - 1, math.ceil(n / 2.0 + half))
     return s[lo], s[hi], med, tau
@@ -62,7 +71,7 @@ def median_interval(samples: Sequence[float]) -> tuple[float, float]:
     """The stored 95% interval of the median, from timings in the order they were taken:
     order statistics with the ranks' spread widened for the timings' autocorrelation
     (``autocorrelation.py``), so drift between timings widens the interval instead of
-    hiding; for independent timings it is the classic distribution-free interval."""
+    hiding; 95% at the moment the stopping rule stops (``Z_LOOKS``), about 99% on one look."""
     lo, hi, _, _ = _interval(samples)
     return lo, hi
 

@@ -87,7 +87,9 @@ def test_median_interval_covers_the_median_when_timings_drift() -> None:
 
 
 def test_median_interval_stays_close_to_order_statistics_for_independent_timings() -> None:
-    assert 0.93 <= _coverage(0.0, 400, median_interval) <= 0.995
+    # Looked at once, the interval is a 99% one (z = 2.58 for the stopping rule's 14 looks):
+    # about 1.3 times the classic 95% order-statistic interval, and a little more for τ̂.
+    assert 0.97 <= _coverage(0.0, 400, median_interval) <= 1.0
     rng = random.Random(5)
     widths = []
     for _ in range(100):
@@ -95,7 +97,7 @@ def test_median_interval_stays_close_to_order_statistics_for_independent_timings
         lo, hi = median_interval(v)
         olo, ohi = median_ci(sorted(v))
         widths.append((hi - lo) / (ohi - olo))
-    assert 1.0 <= statistics.median(widths) <= 1.3
+    assert 1.25 <= statistics.median(widths) <= 1.6
 
 
 def test_interval_follows_time_order() -> None:

@@ -52,7 +52,8 @@ class TorchScriptSession:
         del self._module
 
 
-class TorchScriptVendor(HostCpuMeasures):
+# mypy sees flagbench.vendors (installed from vendors/) as untyped from here: hence the ignore.
+class TorchScriptVendor(HostCpuMeasures):  # type: ignore[misc]
     """Traces the case's model once at set-up, so the timed loop runs a frozen graph.
 
     ``HostCpuMeasures`` gives it what every CPU vendor measures the same way: RAPL energy
