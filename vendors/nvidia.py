@@ -10,10 +10,11 @@ still runs, with energy unavailable and the reason recorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flagbench.api.contracts import Peak, Workload
+from flagbench.api.contracts import Option, OptionValue, Peak, Workload
 from flagbench.api.energy import EnergyMeter
 
 #: Precisions that are real only from compute capability 8.0 (Ampere): below it torch runs
@@ -127,6 +128,24 @@ class NvidiaMeasures:
             return {"driver": _text(nvml.nvmlSystemGetDriverVersion())}
         except Exception as exc:
             return {"nvml": f"no driver version: {exc}"}
+
+
+class CudaDeviceOption:
+    """The ``device`` option of a vendor that runs on one CUDA device: its index in CUDA's
+    numbering (after CUDA_VISIBLE_DEVICES), which ``NvidiaMeasures`` matches to NVML."""
+
+    cuda_index = 0
+
+    @property
+    def options(self) -> Mapping[str, Option]:
+        """``device``: the CUDA device index."""
+        return {"device": Option(0, "CUDA device index, in CUDA's numbering", minimum=0)}
+
+    def with_options(self, values: Mapping[str, OptionValue]) -> Any:
+        """A copy of this vendor on CUDA device ``values["device"]``."""
+        vendor = copy.copy(self)
+        vendor.cuda_index = int(values["device"])
+        return vendor
 
 
 def _torch_has_cuda() -> bool:

@@ -16,16 +16,16 @@ from typing import Any
 from flagbench.api.contracts import ActualRun, Probe, Workload
 
 from .host_cpu import HostCpuMeasures
-from .nvidia import NvidiaMeasures, ampere_gate
+from .nvidia import CudaDeviceOption, NvidiaMeasures, ampere_gate
 from .ort_placement import CPU, CUDA, Providers, conv_algo_search, open_session
 from .ort_session import OrtSession
 
 
-def cuda_options(precision: str) -> dict[str, Any]:
-    """The CUDA provider's options: TF32 only for tf32 (ORT enables it by default on Ampere
-    and newer; fp32 must mean fp32), and cuDNN's exhaustive algorithm search, ORT's default,
-    set so that a changed default cannot move the figures unseen."""
-    return {"use_tf32": "1" if precision == "tf32" else "0",
+def cuda_options(precision: str, device_id: int = 0) -> dict[str, Any]:
+    """The CUDA provider's options: the device, TF32 only for tf32 (ORT enables it by default
+    on Ampere and newer; fp32 must mean fp32), and cuDNN's exhaustive algorithm search, ORT's
+    default, set so that a changed default cannot move the figures unseen."""
+    return {"device_id": str(device_id), "use_tf32": "1" if precision == "tf32" else "0",
             "cudnn_conv_algo_search": "EXHAUSTIVE"}
 
 
@@ -127,7 +127,8 @@ class OrtVendor:
             },
         )
         dtype = np.float16 if half else np.float32
-        return OrtSession(session, input_names, dtype, self.bind_device, actual)
+        return OrtSession(session, input_names, dtype, self.bind_device, actual,
+                          device_id=getattr(self, "cuda_index", 0))
 
 
 class OrtCpuVendor(HostCpuMeasures, OrtVendor):
@@ -143,7 +144,7 @@ class OrtCpuVendor(HostCpuMeasures, OrtVendor):
     }
 
 
-class OrtCudaVendor(NvidiaMeasures, OrtVendor):
+class OrtCudaVendor(CudaDeviceOption, NvidiaMeasures, OrtVendor):
     """ONNX Runtime on NVIDIA GPUs; fp32 with TF32 off, tf32 with it on, fp16 as an fp16 model."""
 
     name = "ort-cuda"
@@ -158,18 +159,19 @@ class OrtCudaVendor(NvidiaMeasures, OrtVendor):
         base = super().probe()
         if not base.available:
             return base
-        precisions, dropped = ampere_gate(base.precisions, self.compute_capability(), "GPU 0")
+        precisions, dropped = ampere_gate(base.precisions, self.compute_capability(),
+                                          f"CUDA device {self.cuda_index}")
         return dataclasses.replace(base, precisions=precisions,
                                    unsupported={**base.unsupported, **dropped})
 
     def provider_options(self, precision: str) -> dict[str, Any]:
-        return cuda_options(precision)
+        return cuda_options(precision, self.cuda_index)
 
     def model_precision(self, precision: str) -> str:
         return "fp32" if precision == "tf32" else precision
 
 
-class OrtTensorRTVendor(NvidiaMeasures, OrtVendor):
+class OrtTensorRTVendor(CudaDeviceOption, NvidiaMeasures, OrtVendor):
     """ONNX Runtime's TensorRT provider, CUDA behind it; engine build time is set-up."""
 
     name = "ort-tensorrt"
@@ -181,12 +183,12 @@ class OrtTensorRTVendor(NvidiaMeasures, OrtVendor):
     unsupported = {"int8": "TensorRT int8 needs a calibration table flagbench does not build yet"}
 
     def provider_options(self, precision: str) -> dict[str, Any]:
-        return {"trt_fp16_enable": precision == "fp16"}
+        return {"device_id": self.cuda_index, "trt_fp16_enable": precision == "fp16"}
 
     def providers(self, precision: str) -> Providers:
         """TensorRT, then CUDA for the nodes TensorRT does not take (ORT would otherwise give
         them to the CPU); the CUDA nodes run the fp32 model with TF32 off."""
-        return [*super().providers(precision), (CUDA, cuda_options("fp32"))]
+        return [*super().providers(precision), (CUDA, cuda_options("fp32", self.cuda_index))]
 
     def model_precision(self, precision: str) -> str:
         return "fp32"  # TensorRT lowers precision itself when trt_fp16_enable is set

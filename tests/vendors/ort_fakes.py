@@ -48,6 +48,7 @@ class OrtValueApi:
                             device_id: int = 0) -> DeviceValue:
         if device_type != "cpu":
             self.gpu.h2d.append(array.nbytes)
+            self.gpu.device_ids.add(device_id)
             return DeviceValue(self.gpu, np.array(array), device_type)
         return DeviceValue(self.gpu, array, "cpu")
 
@@ -66,6 +67,8 @@ class Binding:
 
     def bind_output(self, name: str, device_type: str = "cpu", device_id: int = 0) -> None:
         self.devices[name] = device_type
+        if device_type != "cpu":
+            self.session.gpu.device_ids.add(device_id)
 
     def get_outputs(self) -> list[DeviceValue]:
         return list(self.outputs)
@@ -160,6 +163,8 @@ class FakeGpu:
                  support: dict[str, set[str] | None]) -> None:
         self.support = support
         self.h2d: list[int] = []
+        self.device_ids: set[int] = set()
+        """The device ids buffers were placed on (inputs made and outputs bound)."""
         self.d2h: list[int] = []
         self.runs = 0
         self.created: list[dict[str, Any]] = []

@@ -188,3 +188,18 @@ def test_generation_on_the_gpu_copies_only_tokens_in_and_logits_out(
     assert gpu.runs == 2 * new
     assert gpu.h2d == 2 * (new - 1) * [batch * 8, 8]
     assert gpu.d2h == 2 * new * [batch * toy_decoder.VOCAB * 4]
+
+
+def test_the_device_option_puts_the_session_and_its_buffers_on_that_gpu(
+        plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    w, _ = _mlp(plugin_site)
+    gpu = FakeGpu(monkeypatch, {CUDA: None})
+    vendor = OrtCudaVendor().with_options({"device": 1})
+    assert OrtCudaVendor().cuda_index == 0  # a configured copy
+    session = vendor.prepare(w)
+    (created,) = gpu.created
+    assert created["providers"][0][1]["device_id"] == "1"
+    session.run(session.load(w.case.make_inputs(1, 3)))
+    assert gpu.device_ids == {1}  # every input and output buffer on device 1
+    trt = OrtTensorRTVendor().with_options({"device": 2}).providers("fp32")
+    assert [opts["device_id"] for _, opts in trt] == [2, "2"]
