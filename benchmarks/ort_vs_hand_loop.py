@@ -66,13 +66,15 @@ def main() -> None:
           f"{args.rounds} rounds of {args.seconds:g} s each")
     hand, fb = [], []
     sess = hand_session(path)
+    # The hand loop's feeds are plain numpy arrays (flagbench's ``loaded`` is an IO binding).
+    feeds = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs, strict=True)}
     for r in range(args.rounds):
         if r % 2 == 0:
-            h = statistics.median(hand_loop(sess, loaded, args.seconds))
+            h = statistics.median(hand_loop(sess, feeds, args.seconds))
             m = measure_latency(session, loaded, config).stats.median
         else:
             m = measure_latency(session, loaded, config).stats.median
-            h = statistics.median(hand_loop(sess, loaded, args.seconds))
+            h = statistics.median(hand_loop(sess, feeds, args.seconds))
         hand.append(h)
         fb.append(m)
         print(f"round {r + 1}: hand {h * 1e3:8.3f} ms   flagbench {m * 1e3:8.3f} ms   "

@@ -126,12 +126,16 @@ def trained_weights() -> tuple[dict[str, torch.Tensor], str]:
     a note saying where it came from."""
     import torch
 
-    from flagbench.run.cache import cache_dir, write_atomic
+    from flagbench.run.cache import cache_dir, verified, write_atomic
 
     path = cache_dir("weights") / f"digits-cnn-{_cache_key()}.pt"
-    if path.exists():
-        state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
-        return state, f"trained by flagbench, cached at {path}"
+    if verified(path):
+        try:
+            state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu",
+                                                        weights_only=True)
+            return state, f"trained by flagbench, cached at {path}"
+        except Exception as exc:  # a file this torch cannot read: train again, replace it
+            log.warning("cached digits weights %s unreadable (%s); training again", path, exc)
     t0 = time.perf_counter()
     state = train()
     seconds = time.perf_counter() - t0

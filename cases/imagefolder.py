@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 #: torchvision's IMG_EXTENSIONS, matched case-insensitively.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: Folders walked per class: ImageNet has one per class; links that fan out (two links to
+#: the next level, thirty levels deep) would otherwise make a finite tree walk for ever.
+MAX_FOLDERS = 100_000
 RESIZE = 256
 CROP = 224
 MEAN = (0.485, 0.456, 0.406)
@@ -64,16 +67,55 @@ def scan(path: str, max_classes: int | None = None) -> ImageFolder:
                              f"{max_classes} classes")
     samples: list[tuple[Path, int]] = []
     for index, name in enumerate(classes):
-        found = []
-        for dirpath, dirnames, filenames in os.walk(root / name, followlinks=True):
-            dirnames.sort()
-            found += [Path(dirpath) / f for f in sorted(filenames)
-                      if f.lower().endswith(IMG_EXTENSIONS)]
+        found = _images(root / name, path)
         if not found:
             raise FlagbenchError(f"--data {path}: class folder {name!r} holds no images "
                                  f"({', '.join(IMG_EXTENSIONS)})")
         samples += [(f, index) for f in found]
     return ImageFolder(root, classes, tuple(samples))
+
+
+def _images(folder: Path, given: str) -> list[Path]:
+    """The images under ``folder``, sorted, depth first. Links are followed (datasets are
+    often linked in) but a link back to a folder being walked is a loop and refused; an image
+    name that is not a regular file (a FIFO would block its read for ever) too."""
+    found: list[Path] = []
+    # Each entry: a folder and the (device, inode) of it and of every folder above it.
+    stack: list[tuple[Path, frozenset[tuple[int, int]]]] = []
+    info = folder.stat()
+    stack.append((folder, frozenset({(info.st_dev, info.st_ino)})))
+    walked = 0
+    while stack:
+        here, above = stack.pop()
+        walked += 1
+        if walked > MAX_FOLDERS:
+            raise FlagbenchError(f"--data {given}: over {MAX_FOLDERS} folders under {folder} "
+                                 "(links that fan out?)")
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            raise FlagbenchError(f"--data {given}: {here} cannot be read ({exc.strerror})"
+                                 ) from None
+        subfolders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) in above:
+                        raise FlagbenchError(f"--data {given}: {entry.path} links back to a "
+                                             "folder above it (a symbolic-link loop)")
+                    subfolders.append((Path(entry.path), above | {(st.st_dev, st.st_ino)}))
+                elif entry.name.lower().endswith(IMG_EXTENSIONS):
+                    if not entry.is_file():
+                        raise FlagbenchError(f"--data {given}: {entry.path} is not a regular "
+                                             "file")
+                    found.append(Path(entry.path))
+            except OSError as exc:  # a dangling or self-referencing link, say
+                raise FlagbenchError(f"--data {given}: {entry.path} cannot be read "
+                                     f"({exc.strerror})") from None
+        # Files of a folder first, then its sub-folders in name order, as os.walk gave them.
+        stack.extend(reversed(subfolders))
+    return found
 
 
 def resized_size(width: int, height: int, size: int = RESIZE) -> tuple[int, int]:

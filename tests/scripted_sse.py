@@ -14,6 +14,7 @@ import asyncio
 import json
 import multiprocessing
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,12 @@ def completion_chunk(tokens: list[str]) -> dict[str, Any]:
     return {"object": "text_completion", "choices": [
         {"index": 0, "text": "".join(tokens), "logprobs": {"tokens": tokens},
          "finish_reason": None}]}
+
+
+def models(*names: str) -> Reply:
+    """``GET /v1/models`` listing ``names``, as the OpenAI API lists them."""
+    body = json.dumps({"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+    return Reply([(0.0, body.encode())], content_type="application/json")
 
 
 def steady(ttft_s: float, every_s: float, chunks: int, per_chunk: int) -> Reply:
@@ -98,7 +105,11 @@ def _serve(script: Callable[[dict[str, Any]], Reply], port_to: Any, requests: An
                 t0 = loop.time()
                 length = re.search(rb"content-length:\s*(\d+)", head, re.IGNORECASE)
                 body = await reader.readexactly(int(length.group(1))) if length else b""
-                request = json.loads(body or b"{}")
+                method, path = head.split(b" ", 2)[:2]
+                # perf_counter is CLOCK_MONOTONIC, one clock for every process on Linux: the
+                # client can tell how long its request took to get here.
+                request = {**json.loads(body or b"{}"), "_method": method.decode(),
+                           "_path": path.decode(), "_received_at": time.perf_counter()}
                 requests.put(request)
                 reply = script(request)
                 writer.write(f"HTTP/1.1 {reply.status}\r\nContent-Type: {reply.content_type}"

@@ -1,9 +1,11 @@
 """Export a case's torch model to ONNX once, and quantise it once, caching both on disk.
 
 Shared by the ONNX Runtime vendors. The cache key covers everything that changes the file:
-case, input shapes, dtype, opset, the model's weights (hashed), the torch and exporter
-versions, and for int8 the calibration settings. Files are written atomically, so concurrent
-runs at worst export twice and never read half a file.
+case, input shapes, dtype, opset, the model's weights (hashed), the versions of torch, of the
+exporter (onnxscript), of onnx and of onnxruntime (whose quantiser writes the int8 file), and
+for int8 the calibration settings. Files are written atomically with their digest, so
+concurrent runs at worst export twice and never read half a file, and a file that no longer
+matches its digest is exported again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flagbench.api.contracts import OnnxExport, Workload
-from flagbench.run.cache import write_atomic
+from flagbench.run.cache import verified, write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +65,16 @@ def weights_digest(model: torch.nn.Module) -> str:
         h.update(str(tuple(tensor.shape)).encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def _version(package: str) -> str:
+    """An installed package's version for the cache key ("absent" when it is not there)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
 
 
 def export_spec(workload: Workload) -> OnnxExport:
@@ -111,10 +123,11 @@ def export_onnx(workload: Workload, half: bool = False) -> OnnxModel:
         "names": [list(spec.input_names), list(spec.output_names)],
         "weights": weights_digest(workload.model),
         "torch": torch.__version__,
+        **{package: _version(package) for package in ("onnxscript", "onnx", "onnxruntime")},
     }
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:16]
     target = cache_dir() / f"{workload.case.name}-bs{bs}-{'fp16' if half else 'fp32'}-{key}.onnx"
-    if target.exists():
+    if verified(target):
         return OnnxModel(target, key, "cache", 0.0, True, key_fields)
 
     model = workload.model.to(dtype) if half else workload.model
@@ -166,7 +179,7 @@ def quantize_int8(workload: Workload, fp32: OnnxModel) -> OnnxModel:
     key = hashlib.sha256(json.dumps([fp32.key, settings], sort_keys=True).encode()).hexdigest()
     target = fp32.path.with_name(fp32.path.stem.replace("-fp32-", "-int8-") + f"-{key[:8]}.onnx")
     details = {**fp32.details, "quantization": settings}
-    if target.exists():
+    if verified(target):
         return OnnxModel(target, key[:16], "cache", 0.0, True, details)
 
     class CaseInputs(CalibrationDataReader):  # type: ignore[misc]

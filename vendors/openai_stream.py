@@ -118,7 +118,8 @@ async def stream_request(client: httpx.AsyncClient, url: str, payload: Mapping[s
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     asked = payload.get("max_tokens")
+    count = COUNT_LOGPROBS if exact else COUNT_CHUNKS
     record = StreamRecord(scheduled_s=scheduled, sent_s=sent, chunks=tuple(chunks),
                           error=error, asked_tokens=asked if isinstance(asked, int) else None,
-                          usage_tokens=usage)
-    return StreamResult(record, COUNT_LOGPROBS if exact else COUNT_CHUNKS, "".join(texts))
+                          usage_tokens=usage, count=count)
+    return StreamResult(record, count, "".join(texts))

@@ -109,6 +109,11 @@ class Vendor(Protocol):
     # Optional: ``peak(precision: str) -> Peak | None``, the device's peak FLOP/s and memory
     # bandwidth at that precision with where the numbers come from; runs then store % of peak
     # (MFU). None, or no method, where the vendor cannot justify a number.
+    # Optional: ``endpoint(spec) -> object`` makes the vendor a serving engine over HTTP; the
+    # object has ``async describe(client) -> dict`` (what the server says it runs: raises
+    # FlagbenchError when it cannot be used) and ``async stream(client, request: ServingRequest,
+    # scheduled_s) -> measure.stream.StreamRecord`` (one streamed request, timed per chunk).
+    # Its ``prepare`` is never called: such a vendor runs serving cases only.
     # Optional: ``options: Mapping[str, Option]`` declares settings (a device index, a compile
     # mode …) and ``with_options(values: Mapping[str, OptionValue]) -> Vendor`` returns the
     # vendor configured with every declared option's value, before its probe; a run whose
@@ -178,6 +183,9 @@ class Option:
         except (TypeError, ValueError):
             raise FlagbenchError(
                 f"{what} {key}={raw!r}: expected {kind.__name__}") from None
+        from flagbench.api.limits import check_option_value
+
+        check_option_value(value, f"{what} {key}")
         if self.choices and value not in self.choices:
             raise FlagbenchError(f"{what} {key}={value!r}: choose from "
                                  f"{', '.join(str(c) for c in self.choices)}")
@@ -200,6 +208,21 @@ class OnnxExport:
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
     opset: int = 18
+
+
+@dataclass(frozen=True)
+class ServingRequest:
+    """One request of a serving workload: a prompt and the output length to ask for."""
+
+    prompt: str
+    max_tokens: int
+    input_tokens: int
+    """The prompt length the workload asked for, in tokens (a synthetic prompt of that many
+    words, or a prompt from the user's file, whose length the server's usage reports)."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError("a request asks for at least one token")
 
 
 Batch = tuple[tuple["torch.Tensor", ...], "torch.Tensor"]
@@ -289,6 +312,9 @@ class Case(Protocol):
     # (default "random, seeded"), for the run's record.
     # Optional: ``bytes_moved(precision: str) -> float | None``, bytes read plus written per
     # sample at that precision, for memory-bound cases: runs then store achieved B/s.
+    # Optional: ``serving_request(index: int, seed: int) -> ServingRequest`` makes the case a
+    # serving workload: it runs against a vendor with ``endpoint`` (an engine over HTTP), not
+    # a torch model, request ``index`` the same for the same seed on every engine.
     # Optional: ``peak_probe: str``, ``"flops"`` or ``"bytes"``: the case measures how fast
     # the device can compute or move data (a micro case); its best run on a host × vendor ×
     # precision is flagbench's measured peak there.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -45,14 +48,53 @@ class Plugin:
         return str(getattr(self.obj, "description", ""))
 
 
+#: How long one plugin may take to import and build its object. Generous: a plugin that
+#: imports a framework at module level (TensorFlow, a vendor SDK) can take tens of seconds on
+#: a busy host; past this it is taken for hung and listed as broken, and the rest still load.
+LOAD_TIMEOUT_S = 120.0
+
+
+class _LoadTimeout(BaseException):
+    """Raised into a plugin's import when it overruns: a BaseException, so the plugin's own
+    ``except Exception`` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` with _LoadTimeout (SIGALRM). Where no alarm is
+    available (not the main thread, no SIGALRM, an alarm already set by someone else) the
+    block runs unbounded: a hang there is the user's Ctrl-C, as before."""
+    usable = (hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def overrun(_signum: int, _frame: Any) -> None:
+        raise _LoadTimeout
+
+    previous = signal.signal(signal.SIGALRM, overrun)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _load(group: str, ep: EntryPoint) -> Plugin:
     found_in = getattr(ep, "dist", None)
     dist = found_in.name if found_in is not None else "?"
     base = {"group": group, "name": ep.name, "target": ep.value, "distribution": dist}
     try:
-        factory = ep.load()
-        obj = factory()
-    except Exception as exc:  # a plugin's failure must never break the CLI
+        with _time_limit(LOAD_TIMEOUT_S):
+            factory = ep.load()
+            obj = factory()
+    except KeyboardInterrupt:
+        raise  # the user's, not the plugin's
+    except _LoadTimeout:
+        return Plugin(**base, error=f"failed to load: still loading after {LOAD_TIMEOUT_S:g} s")
+    except BaseException as exc:  # SystemExit included: a plugin must never end the CLI
         log.debug("plugin %s failed to load", ep.name, exc_info=True)
         return Plugin(**base, error=f"failed to load: {type(exc).__name__}: {exc}")
     missing = [m for m in _MEMBERS[group] if not hasattr(obj, m)]

@@ -6,6 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.limits import (
+    INT32_MAX,
+    MAX_QPS,
+    MAX_ROUNDS,
+    check_count,
+    check_finite,
+    check_option_value,
+    check_seconds,
+    check_text,
+)
 
 #: Precisions flagbench knows by name; a vendor says which of them it can run.
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16", "bf16", "int8")
@@ -42,12 +52,9 @@ class MeasureConfig:
     cpu_tdp_w: float | None = None
 
     def __post_init__(self) -> None:
-        if self.warmup_s < 0:
-            raise FlagbenchError(f"warm-up must be 0 s or more, got {self.warmup_s:g}")
-        if self.min_time_s < 0:
-            raise FlagbenchError(f"min-time must be 0 s or more, got {self.min_time_s:g}")
-        if self.max_time_s <= 0:
-            raise FlagbenchError(f"max-time must be above 0 s, got {self.max_time_s:g}")
+        check_seconds(self.warmup_s, "warm-up")
+        check_seconds(self.min_time_s, "min-time")
+        check_seconds(self.max_time_s, "max-time", positive=True)
         if self.min_time_s > self.max_time_s:
             raise FlagbenchError(
                 f"min-time ({self.min_time_s:g} s) is above max-time ({self.max_time_s:g} s)"
@@ -55,10 +62,11 @@ class MeasureConfig:
         if self.min_iters < 1 or self.min_warmup_iters < 0:
             raise FlagbenchError("iteration counts must be positive")
         if self.max_iters < self.min_iters:
-            raise FlagbenchError("max-iters must be at least min-iters")
-        if self.cpu_tdp_w is not None and self.cpu_tdp_w <= 0:
+            raise FlagbenchError(f"min-iters must be at most {self.max_iters}, "
+                                 f"got {self.min_iters}")
+        if self.cpu_tdp_w is not None and check_finite(self.cpu_tdp_w, "CPU TDP") <= 0:
             raise FlagbenchError(f"CPU TDP must be above 0 W, got {self.cpu_tdp_w:g}")
-        if not 0 <= self.target_ci < 1:
+        if not 0 <= check_finite(self.target_ci, "target CI") < 1:
             raise FlagbenchError(f"target CI must be in [0, 1), got {self.target_ci:g}")
 
 
@@ -98,8 +106,13 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not self.vendor or not self.case:
             raise FlagbenchError("a run needs a vendor and a case")
-        if self.round < 1:
-            raise FlagbenchError(f"round must be 1 or more, got {self.round}")
+        check_count(self.round, "round", MAX_ROUNDS)
+        for value in (self.target_qps, self.p99_bound_s):
+            if value is not None:
+                check_finite(value, "a server rate or bound")
+        if self.target_qps is not None and self.target_qps > MAX_QPS:
+            raise FlagbenchError(f"--target-qps must be at most {MAX_QPS:g} requests/s, "
+                                 f"got {self.target_qps:g}")
         if self.scenario == "server" and not (self.target_qps and self.target_qps > 0):
             raise FlagbenchError("the server scenario needs --target-qps above 0")
         if self.find_max_qps and (self.scenario != "server" or self.p99_bound_s is None):
@@ -108,6 +121,10 @@ class RunSpec:
             raise FlagbenchError(f"the p99 bound must be above 0, got {self.p99_bound_s:g} s")
         if self.batch_size < 1:
             raise FlagbenchError(f"batch size must be 1 or more, got {self.batch_size}")
+        if self.batch_size > INT32_MAX:
+            raise FlagbenchError(f"batch size must be at most {INT32_MAX} (what the store "
+                                 f"holds), got {self.batch_size}")
+        self._check_storable()
         if self.precision not in PRECISIONS:
             raise FlagbenchError(
                 f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
@@ -116,6 +133,19 @@ class RunSpec:
             raise FlagbenchError(
                 f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}"
             )
+
+    def _check_storable(self) -> None:
+        """Every string and option value as the store will hold it, before anything runs."""
+        for what, text in (("vendor", self.vendor), ("case", self.case),
+                           ("weights path", self.weights), ("data path", self.data),
+                           ("matrix id", self.matrix_id)):
+            if text is not None:
+                check_text(text, what)
+        for key, value in self.tags:
+            check_text(key, "tag key")
+            check_text(value, f"tag {key!r}")
+        for key, option in (*self.options, *self.vendor_options):
+            check_option_value(option, f"option {key}")
 
     @property
     def label(self) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager, suppress
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,11 +26,49 @@ _STATUS_STYLE = {
 }
 
 
+class PipeSafeStream:
+    """A text stream that, once its reader has gone (``flagbench run | head``), sends the
+    rest to /dev/null instead of raising: the display is lost, never a run being measured."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _reader_gone(self) -> None:
+        # The descriptor itself, so the interpreter's last flush and any C library writing
+        # to it do not fail again.
+        with suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        self._stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives on
+
+    def write(self, text: str) -> int:
+        """Write ``text``, or drop it once the reader has gone."""
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        """Flush, or drop what is pending once the reader has gone."""
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding: rich asks for them
+        return getattr(self._stream, name)
+
+
 def console(stderr: bool = False) -> Console:
-    """A rich console; imported lazily so ``--help`` stays fast."""
+    """A rich console on a pipe-safe stream; imported lazily so ``--help`` stays fast."""
+    import sys
+
     from rich.console import Console
 
-    out = Console(stderr=stderr, highlight=False)
+    stream = cast("IO[str]", PipeSafeStream(sys.stderr if stderr else sys.stdout))
+    out = Console(file=stream, highlight=False)
     if not out.is_terminal:
         # Logs and CI captures have no width; 80 columns would truncate every figure.
         out.width = max(out.width, 180)

@@ -7,6 +7,7 @@ so ``flagbench --help`` and ``flagbench list`` start quickly. One module per com
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -15,6 +16,7 @@ from flagbench.api.errors import FlagbenchError
 from flagbench.api.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from flagbench.api.version import __version__
 from flagbench.cli import plugins_command, results_command, run_command, spool_command
+from flagbench.cli.options import check_arguments
 from flagbench.cli.output import print_error
 
 
@@ -33,12 +35,30 @@ for _command in (run_command.run, plugins_command.list_plugins, plugins_command.
     cli.add_command(_command)
 
 
+def os_error_line(exc: OSError) -> str:
+    """What the system refused, in one line ("File name too long: /data/…"): no errno, no
+    quoting; the paths are those the user gave or flagbench derived from them."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{what}: {' -> '.join(paths)}" if paths else what
+
+
 def main() -> None:
-    """Entry point: a FlagbenchError or usage error becomes one line and exit code 2."""
+    """Entry point: a FlagbenchError or usage error becomes one line and exit code 2.
+
+    So does an OSError that gets this far: the system refusing a path or a directory (a name
+    too long, no permission, not a directory, a full disk) is the user's to fix. Any other
+    exception is a bug and keeps its traceback.
+    """
     try:
+        check_arguments(sys.argv[1:])
         code = cli.main(standalone_mode=False)
     except FlagbenchError as exc:
         print_error(str(exc))
+        sys.exit(EXIT_USAGE)
+    except OSError as exc:
+        logging.getLogger(__name__).debug("refused by the system", exc_info=True)  # -vv: where
+        print_error(os_error_line(exc))
         sys.exit(EXIT_USAGE)
     except click.UsageError as exc:
         print_error(exc.format_message())

@@ -3,12 +3,14 @@ values, and the run filters of report, export and compare."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.limits import INT32_MAX, check_text
 
 if TYPE_CHECKING:
     from flagbench.store import RunQuery
@@ -18,6 +20,37 @@ T = TypeVar("T")
 DB_HELP = (
     "Database: a SQLite path or any SQLAlchemy URL [env FLAGBENCH_DB; default: user data dir]."
 )
+
+
+class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """A float option that refuses NaN and infinities, which pass every range check after
+    it (``--fail-above nan`` would switch a CI gate off). Every float option uses it."""
+
+    name = "number"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        """``value`` as a finite float, or click's one-line usage error."""
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+#: Every float option's type.
+FINITE = FiniteFloat()
+#: Run ids and row counts: the store's ids are 32-bit integers.
+RUN_ID = click.IntRange(1, INT32_MAX)
+
+
+def check_arguments(argv: list[str]) -> None:
+    """Refuse, before any command runs, an argument the store or the terminal cannot take:
+    undecodable bytes (Python turns them into lone surrogates) in a tag, a path, a name."""
+    for arg in argv:
+        check_text(arg, "argument")
 
 
 def split_list(value: str, option: str, convert: Callable[[str], T]) -> tuple[T, ...]:

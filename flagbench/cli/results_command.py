@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.exit_codes import EXIT_FAILED_RUNS
-from flagbench.cli.options import DB_HELP, describe_query, filter_options, run_query
+from flagbench.cli.options import (
+    DB_HELP,
+    FINITE,
+    RUN_ID,
+    describe_query,
+    filter_options,
+    run_query,
+)
+
+
+def _checked_out(db: str | None, out_path: str, force: bool) -> tuple[Path, ...]:
+    """Refuse a bad --out before the database is read; the database's files, which the
+    write checks again."""
+    from flagbench.report.output_file import check_output
+    from flagbench.store.location import database_files, resolve
+
+    protected = database_files(resolve(db))
+    check_output(out_path, protected, force)
+    return protected
 
 
 @click.command()
 @click.option("--db", default=None, help=DB_HELP)
 @click.option("--out", "out_path", default="flagbench-report.html", show_default=True,
               help="HTML file to write.")
+@click.option("--force", is_flag=True,
+              help="Replace --out even if it is not a flagbench report or export (never the "
+              "database).")
 @filter_options
 @click.option("--latest", is_flag=True,
               help="Only the newest run of each host × vendor × case × spec, with the other "
@@ -20,15 +43,21 @@ from flagbench.cli.options import DB_HELP, describe_query, filter_options, run_q
               "matching run).")
 @click.option("--baseline", default="cpu", show_default=True,
               help="Vendor that speed-ups are measured against ('' for none).")
-def report(db: str | None, out_path: str, cases: tuple[str, ...], vendors: tuple[str, ...],
-           hosts: tuple[str, ...], tags: tuple[str, ...], since: str | None, until: str | None,
+def report(db: str | None, out_path: str, force: bool, cases: tuple[str, ...],
+           vendors: tuple[str, ...], hosts: tuple[str, ...], tags: tuple[str, ...],
+           since: str | None, until: str | None,
            latest: bool, baseline: str) -> int:
-    """Render stored runs into one self-contained HTML file."""
+    """Render stored runs into one self-contained HTML file.
+
+    An existing --out is replaced only if flagbench wrote it (or with --force); the
+    database, its journal files, directories and special files never are."""
     from flagbench.cli import console
-    from flagbench.report.render import ReportOptions, render_report, write_report
+    from flagbench.report.output_file import write_output
+    from flagbench.report.render import ReportOptions, render_report
     from flagbench.report.selection import latest as newest_runs
     from flagbench.store import Store
 
+    protected = _checked_out(db, out_path, force)
     query = run_query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
     matching = store.runs(query=query)
@@ -37,14 +66,14 @@ def report(db: str | None, out_path: str, cases: tuple[str, ...], vendors: tuple
                             filters=describe_query(query, latest))
     html = render_report(runs, store.label, store, options, history_runs=matching)
     store.close()
-    path = write_report(html, out_path)
+    path = write_output(html, out_path, protected, force)
     console.console().print(f"wrote {path} ({len(runs)} runs)", markup=False)
     return 0
 
 
 @click.command()
 @click.option("--db", default=None, help=DB_HELP)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=RUN_ID, default=20, show_default=True)
 @click.option("--vendor", default=None, help="Only this vendor.")
 @click.option("--case", default=None, help="Only this case.")
 def history(db: str | None, limit: int, vendor: str | None, case: str | None) -> int:
@@ -69,7 +98,7 @@ def history(db: str | None, limit: int, vendor: str | None, case: str | None) ->
 
 
 @click.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @click.option("--db", default=None, help=DB_HELP)
 def show(run_id: int, db: str | None) -> int:
     """Show one run in full: spec, metrics, what ran, environment."""
@@ -93,7 +122,7 @@ def show(run_id: int, db: str | None) -> int:
 @click.argument("b")
 @click.option("--db", default=None, help=DB_HELP)
 @filter_options
-@click.option("--fail-above", type=float, default=None, metavar="PCT",
+@click.option("--fail-above", type=FINITE, default=None, metavar="PCT",
               help="Exit 1 when B is slower than A by more than PCT percent in any cell, "
               "with significance (for CI).")
 def compare(a: str, b: str, db: str | None, cases: tuple[str, ...], vendors: tuple[str, ...],
@@ -145,18 +174,22 @@ def compare(a: str, b: str, db: str | None, cases: tuple[str, ...], vendors: tup
               help="Raw per-iteration latencies: in JSON with each run; in CSV one row per "
               "sample instead of one per run.")
 @click.option("--out", "out_path", default=None, help="File to write (default: stdout).")
+@click.option("--force", is_flag=True,
+              help="Replace --out even if it is not a flagbench report or export (never the "
+              "database).")
 @filter_options
 @click.option("--latest", is_flag=True,
               help="Only the newest run of each host × vendor × case × spec.")
-def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None,
+def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None, force: bool,
            cases: tuple[str, ...], vendors: tuple[str, ...], hosts: tuple[str, ...],
            tags: tuple[str, ...], since: str | None, until: str | None, latest: bool) -> int:
     """Export runs with their metrics (and raw samples on request) as CSV or JSON."""
     from flagbench.report.export import export_runs
-    from flagbench.report.render import write_report
+    from flagbench.report.output_file import write_output
     from flagbench.report.selection import latest as newest_runs
     from flagbench.store import Store
 
+    protected = _checked_out(db, out_path, force) if out_path is not None else ()
     query = run_query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
     runs = store.runs(query=query)
@@ -166,7 +199,7 @@ def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None,
     if out_path is None:
         click.echo(text, nl=False)
     else:
-        path = write_report(text, out_path)
+        path = write_output(text, out_path, protected, force)
         click.echo(f"wrote {path} ({len(runs)} runs)", err=True)
     return 0
 

@@ -9,13 +9,14 @@ import click
 from flagbench.api.errors import FlagbenchError
 from flagbench.cli.options import (
     DB_HELP,
+    FINITE,
     parse_case_options,
     parse_plugin_options,
     per_case,
     split_list,
     tag_pairs,
 )
-from flagbench.cli.output import print_error
+from flagbench.cli.output import StderrKeeper, print_error
 
 if TYPE_CHECKING:
     from flagbench.api.result import RunResult
@@ -39,21 +40,21 @@ _WITH_CONFIG = {"config", "db", "tags"}
               help="Precision(s), comma-separated: fp32, tf32, fp16, bf16, int8.")
 @click.option("--scenario", default="latency", show_default=True,
               help="Scenario(s), comma-separated: latency, throughput, server.")
-@click.option("--target-qps", type=float, default=None,
+@click.option("--target-qps", type=FINITE, default=None,
               help="Server scenario: Poisson arrival rate (requests/s).")
-@click.option("--p99-bound-ms", type=float, default=None,
+@click.option("--p99-bound-ms", type=FINITE, default=None,
               help="Server scenario: check p99 latency (from arrival) against this bound.")
 @click.option("--find-max-qps", is_flag=True,
               help="Server scenario: search the highest rate from --target-qps up whose p99 "
               "meets --p99-bound-ms (doubling, then bisecting).")
-@click.option("--warmup", type=float, default=1.0, show_default=True, help="Warm-up seconds.")
-@click.option("--min-time", type=float, default=2.0, show_default=True,
+@click.option("--warmup", type=FINITE, default=1.0, show_default=True, help="Warm-up seconds.")
+@click.option("--min-time", type=FINITE, default=2.0, show_default=True,
               help="Minimum seconds of timed loop.")
-@click.option("--max-time", type=float, default=15.0, show_default=True,
+@click.option("--max-time", type=FINITE, default=15.0, show_default=True,
               help="Maximum seconds of timed loop.")
 @click.option("--min-iters", type=int, default=10, show_default=True,
               help="Minimum timed iterations.")
-@click.option("--target-ci", type=float, default=0.01, show_default=True,
+@click.option("--target-ci", type=FINITE, default=0.01, show_default=True,
               help="Stop once the median's 95%% CI is within ± this fraction "
               "(0: stop at the minimums).")
 @click.option("--weights", multiple=True, metavar="[CASE=]PATH",
@@ -68,9 +69,9 @@ _WITH_CONFIG = {"config", "db", "tags"}
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label the runs.")
 @click.option("--rounds", type=int, default=1, show_default=True,
               help="Run the matrix N times, reversing the order every other round.")
-@click.option("--cpu-tdp", type=float, default=None, metavar="WATTS",
+@click.option("--cpu-tdp", type=FINITE, default=None, metavar="WATTS",
               help="CPU TDP: CPU vendors estimate energy from it where RAPL is unreadable.")
-@click.option("--timeout", type=float, default=600.0, show_default=True,
+@click.option("--timeout", type=FINITE, default=600.0, show_default=True,
               help="Seconds a run may take (set-up included) before it is stopped.")
 @click.option("--isolate/--no-isolate", default=True, show_default=True,
               help="Measure each run in its own child process.")
@@ -172,8 +173,9 @@ def _run_and_print(specs: list[RunSpec], runner: Runner, db: str | None, rounds:
         for warning in result.warnings:
             out.print(f"    warning: {warning}", style="yellow", markup=False)
 
+    on_stderr = StderrKeeper()  # where a run goes that not even the spool can take
     with console.progress_line(out) as show:
-        outcome = run_matrix(specs, runner, StoreSink(store),
+        outcome = run_matrix(specs, runner, StoreSink(store, on_stderr),
                              lambda i, spec, detail: show(i, len(specs), spec, detail), done)
     try:
         stored = [store.run(i) for i in outcome.stored_ids]
@@ -188,7 +190,10 @@ def _run_and_print(specs: list[RunSpec], runner: Runner, db: str | None, rounds:
               markup=False)
     store.close()
     if outcome.spool_errors:
+        where = (f"{on_stderr.kept} of them only on stderr, as JSON (above; save each in "
+                 f"{spool_.spool_dir()} as the file its line names)" if on_stderr.kept
+                 else f"they are kept in {spool_.spool_dir()}")
         print_error(f"{len(outcome.spool_errors)} of {len(outcome.results)} run(s) could not be "
-                    f"written to the database ({outcome.spool_errors[-1]}); they are kept in "
-                    f"{spool_.spool_dir()}: `flagbench spool --replay` writes them")
+                    f"written to the database ({outcome.spool_errors[-1]}); {where}: "
+                    "`flagbench spool --replay` writes them")
     return outcome.exit_code

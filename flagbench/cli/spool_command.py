@@ -25,17 +25,26 @@ def spool(replay: bool, db: str | None, all_targets: bool) -> int:
     """
     from flagbench.cli import console
     from flagbench.store import spool as spool_
+    from flagbench.store.redaction import redact, safe_label, secrets_in
 
     entries = spool_.entries()
+    # A spool file written by an older flagbench, or edited by hand, may name its database
+    # with a secret in it: nothing from a file is shown unredacted.
+    # (Secrets too short to replace safely are left to the patterns redact knows.)
+    secrets = {x for e in entries for x in secrets_in(e.target) if len(x) >= 4}
     out = console.console()
+
+    def show(text: str) -> None:
+        out.print(redact(text, secrets), markup=False)
+
     if not replay:
         if db is not None or all_targets:
             raise FlagbenchError(f"{'--db' if db is not None else '--all'} applies to "
                                  "--replay only")
-        out.print(f"{len(entries)} run(s) in the spool {spool_.spool_dir()}", markup=False)
+        show(f"{len(entries)} run(s) in the spool {spool_.spool_dir()}")
         for e in entries:
             what = e.record.label if e.record else e.path.name
-            out.print(f"  {e.spooled_at} {what} → {e.target}: {e.error}", markup=False)
+            show(f"  {e.spooled_at} {what} → {safe_label(e.target)}: {e.error}")
         return 0
     from flagbench.store import Store
     from flagbench.store.replay import replay as replay_entries
@@ -47,9 +56,9 @@ def spool(replay: bool, db: str | None, all_targets: bool) -> int:
         if r.run_id is None:
             left += not r.elsewhere
             elsewhere += r.elsewhere
-            out.print(f"  kept {name}: {r.kept_because}", markup=False)
+            show(f"  kept {name}: {r.kept_because}")
         else:
-            out.print(f"  wrote {name} as run {r.run_id}", markup=False)
+            show(f"  wrote {name} as run {r.run_id}")
     store.close()
     written = len(entries) - left - elsewhere
     out.print(f"{written} run(s) written to {store.label}, {left + elsewhere} left in the spool"

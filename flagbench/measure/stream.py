@@ -50,6 +50,8 @@ class StreamRecord:
     """The output length asked for (``max_tokens``)."""
     usage_tokens: int | None = None
     """The output length the server reported in ``usage``, where it reports one."""
+    count: str = ""
+    """How the chunks' tokens were counted (the client says: "logprobs", "one per chunk")."""
 
     def __post_init__(self) -> None:
         if self.sent_s < self.scheduled_s:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Protocol
 
-from flagbench.api.errors import FlagbenchError
 from flagbench.api.version import __version__
 from flagbench.report.selection import cell_key, latest
 from flagbench.store import StoredRun
@@ -103,6 +99,8 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
         matrix=matrix,
         efficiency=efficiency_rows(matrix.cell_runs),
         accuracy=accuracy_table(matrix.cell_runs),
+        streaming=[r for r in matrix.cell_runs
+                   if r.status == "ok" and r.metric("ttft_median_s") is not None],
         latency_charts=rc.latency_charts(matrix, samples),
         throughput_charts=rc.throughput_charts(matrix),
         power_charts=rc.power_charts(matrix, power),
@@ -122,24 +120,3 @@ def render_report(runs: Sequence[StoredRun], source: str, store: SampleSource,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         version=__version__,
     )
-
-
-def write_report(html: str, out: str) -> Path:
-    """Write atomically, so an interrupted write never leaves half a report."""
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise FlagbenchError(f"report path {path} is a directory")
-    if not path.parent.is_dir():
-        raise FlagbenchError(f"directory {path.parent} for the report does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".flagbench-report-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        # mkstemp creates the file private (0600); a report is for sharing: honour the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise FlagbenchError(f"cannot write report {path}: {exc.strerror}") from None
-    return path

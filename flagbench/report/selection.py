@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.limits import INT32_MAX
 from flagbench.store import RunQuery, StoredRun
 
 
@@ -118,6 +119,8 @@ def parse_selector(text: str, base: RunQuery | None = None) -> Selector:
             ids = tuple(int(v) for v in value.split(","))
         except ValueError:
             raise FlagbenchError(f"selector {text!r}: run ids must be integers") from None
+        if any(not 1 <= i <= INT32_MAX for i in ids):
+            raise FlagbenchError(f"selector {text!r}: run ids are 1 to {INT32_MAX}")
         return Selector(text, replace(base, ids=ids))
     if kind == "tag":
         key, eq, val = value.partition("=")
@@ -147,15 +150,22 @@ def parse_time(text: str, option: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(timezone.utc)
     raw = text.strip()
     units = {"d": "days", "h": "hours", "m": "minutes", "w": "weeks"}
-    if raw[-1:].lower() in units and raw[:-1].replace(".", "", 1).isdigit():
-        return now - timedelta(**{units[raw[-1].lower()]: float(raw[:-1])})
+    number = raw[:-1].replace(".", "", 1)
     try:
+        # ASCII digits only: "²".isdigit() is true, and float() refuses it.
+        if raw[-1:].lower() in units and number.isascii() and number.isdigit():
+            return now - timedelta(**{units[raw[-1].lower()]: float(raw[:-1])})
         when = datetime.fromisoformat(raw)
+        # In UTC, as the store compares; an offset can push a date past year 1 or 9999.
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+                ).astimezone(timezone.utc)
+    except OverflowError:
+        raise FlagbenchError(f"{option} {text!r}: beyond the calendar (years 1 to 9999)"
+                             ) from None
     except ValueError:
         raise FlagbenchError(
             f"{option} {text!r}: expected an ISO date/time (2026-11-25, 2026-11-25T12:00) "
             "or an age (7d, 12h, 30m)") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def clock_mismatch(a: Iterable[StoredRun], b: Iterable[StoredRun]) -> str:

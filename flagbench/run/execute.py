@@ -37,6 +37,7 @@ from flagbench.run.reference import (
     session_fidelity,
 )
 from flagbench.run.scenario import timed_window
+from flagbench.run.serving import is_serving, serve
 from flagbench.run.weights import apply_state_dict, file_digest, load_state_dict
 
 
@@ -146,6 +147,8 @@ def _measure(registry: Registry, spec: RunSpec, started: datetime,
     if getattr(plugin, "options", None):
         environment["vendor_options"] = vendor_option_values(plugin, spec.vendor_options)
     case = configured(registry.case(spec.case), spec.options)
+    if is_serving(case):  # an engine over HTTP: no model here, its requests timed instead
+        return serve(vendor, case, spec, started, environment, phase)
     clock = time.perf_counter
 
     phase("build", "building the model")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,11 +53,18 @@ def _cache_file(key: Mapping[str, Any]) -> Path:
 
 
 def _read(path: Path) -> float | None:
+    """The cached count, or None for a file that is missing, corrupt or holds no count."""
+    from flagbench.run.cache import verified
+
+    if not verified(path):
+        return None
     try:
         value = json.loads(path.read_text())["flops"]
-    except (OSError, ValueError, KeyError, TypeError):
+        number = (float(value) if isinstance(value, (int, float))
+                  and not isinstance(value, bool) else -1.0)
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return None
-    return float(value) if isinstance(value, (int, float)) and value >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def counted(key: Mapping[str, Any], call: Callable[[], T]) -> tuple[T, float, str]:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flagbench.api.errors import FlagbenchError
+from flagbench.api.limits import check_seconds
 from flagbench.api.result import RunResult, Status
 from flagbench.api.spec import RunSpec
 from flagbench.run.child import child_main
@@ -43,9 +43,7 @@ class ChildProcessExecutor:
     """Measures each spec in its own spawned process under a time limit (the default)."""
 
     def __init__(self, timeout_s: float = 600.0) -> None:
-        if not timeout_s > 0:
-            raise FlagbenchError(f"timeout must be above 0 s, got {timeout_s:g}")
-        self.timeout_s = timeout_s
+        self.timeout_s = check_seconds(timeout_s, "timeout", positive=True)
 
     def execute(self, spec: RunSpec, environment: Mapping[str, Any],
                 phase: Phase = no_phase) -> RunResult:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flagbench.api.contracts import Case, Option, OptionValue, Vendor
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.limits import MAX_ROUNDS, MAX_RUNS, check_count, check_text, printable
 from flagbench.api.plugins import Registry
 from flagbench.api.spec import MeasureConfig, RunSpec
 from flagbench.run.weights import check_weights
@@ -103,10 +105,30 @@ def check_data(case: Case, path: str) -> None:
     check(path)
 
 
+def _check_pairs(name: str, case: Case, vendors: Mapping[str, Vendor], request: Request
+                 ) -> None:
+    """A serving case runs on endpoint vendors only, and a model case never on them."""
+    serving = callable(getattr(case, "serving_request", None))
+    for vendor_name, vendor in vendors.items():
+        if serving != callable(getattr(vendor, "endpoint", None)):
+            what = ("a serving workload, for an engine over HTTP (--vendor openai)" if serving
+                    else "a model case, and this vendor serves over HTTP (try llm-serve)")
+            raise FlagbenchError(f"{vendor_name} cannot run {name}: {name} is {what}")
+    if serving and "throughput" in request.scenarios:
+        raise FlagbenchError(f"{name}: the throughput scenario of a serving case needs a "
+                             "concurrency, which flagbench does not drive yet; use latency or "
+                             "server")
+    if serving and request.find_max_qps:
+        raise FlagbenchError(f"{name}: --find-max-qps is not supported for serving cases yet")
+
+
 def _unique(values: tuple[str, ...] | tuple[int, ...], what: str) -> None:
     if not values:
         raise FlagbenchError(f"no {what} given")
-    dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    if len(values) > MAX_RUNS:
+        raise FlagbenchError(f"{len(values)} {what}: at most {MAX_RUNS} runs may be planned")
+    counts = Counter(values)
+    dupes = sorted({str(v) for v, n in counts.items() if n > 1})
     if dupes:
         raise FlagbenchError(f"{what} listed twice: {', '.join(dupes)}")
 
@@ -119,8 +141,21 @@ def _check_tags(tags: tuple[tuple[str, str], ...]) -> None:
     for key, value in tags:
         if len(key) > MAX_TAG_KEY:
             raise FlagbenchError(f"tag key {key[:20]!r}… is longer than {MAX_TAG_KEY} characters")
-        if "\x00" in key or "\x00" in value:
-            raise FlagbenchError(f"tag {key!r} holds a NUL character")
+        check_text(key, "tag key")
+        check_text(value, f"tag {printable(key)}")
+
+
+def _check_size(request: Request) -> None:
+    """Refuse a matrix too big to finish before it is built (its plan alone would fill
+    memory at a billion rounds)."""
+    check_count(request.rounds, "rounds", MAX_ROUNDS)
+    runs = request.rounds
+    for axis in (request.vendors, request.cases, request.batch_sizes, request.precisions,
+                 request.scenarios):
+        runs *= len(axis)
+    if runs > MAX_RUNS:
+        raise FlagbenchError(f"the matrix holds {runs} runs; at most {MAX_RUNS} may be planned "
+                             "(split it into several runs)")
 
 
 def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
@@ -136,8 +171,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
     _unique(request.precisions, "precisions")
     _unique(request.scenarios, "scenarios")
     _check_tags(request.tags)
-    if request.rounds < 1:
-        raise FlagbenchError(f"rounds must be 1 or more, got {request.rounds}")
+    _check_size(request)
     server_options = request.target_qps or request.p99_bound_s or request.find_max_qps
     if server_options and "server" not in request.scenarios:
         raise FlagbenchError(
@@ -162,6 +196,7 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                for name, case in cases.items()}
     for name, case in cases.items():
         configured(case, options[name])  # constraints between options (FlagbenchError)
+        _check_pairs(name, case, vendors, request)
         if request.find_max_qps and callable(getattr(case, "generation", None)):
             raise FlagbenchError(f"{name}: --find-max-qps is not supported for generation "
                                  "cases (TTFT and TPOT would mix the rates tried)")

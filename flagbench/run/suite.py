@@ -7,6 +7,7 @@ before anything runs. Relative weight paths are taken from the suite file's dire
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,8 +16,13 @@ from typing import Any
 
 from flagbench.api.contracts import OptionValue
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.files import read_regular
+from flagbench.api.limits import INT64_MAX, check_seconds
 from flagbench.api.spec import MeasureConfig
 from flagbench.run.plan import Request
+
+#: A suite describes a matrix in a few hundred bytes; a megabyte is not a suite.
+MAX_SUITE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,16 @@ def _string(value: Any, path: str) -> str:
 def _integer(value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Invalid(f"{path}: expected an integer, got {_kind(value)}")
+    if abs(value) > INT64_MAX:
+        raise _Invalid(f"{path}: beyond a 64-bit integer")
     return value
 
 
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(f"{path}: expected a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise _Invalid(f"{path}: must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -142,13 +152,15 @@ def load_suite(path: str | Path) -> Suite:
 
     p = Path(path).expanduser()
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_regular(p, "suite", MAX_SUITE_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise FlagbenchError(f"no suite file at {p}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FlagbenchError(f"cannot read suite {p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise FlagbenchError(f"{p.name} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise FlagbenchError(f"{p.name}: arrays or tables nested too deeply to read") from None
     try:
         cfg = _checked(raw)
         matrix, measure, server = (cfg.get(t, {}) for t in ("matrix", "measure", "server"))
@@ -174,9 +186,7 @@ def load_suite(path: str | Path) -> Suite:
             p99_bound_s=None if p99 is None else p99 / 1e3,
             find_max_qps=server.get("find-max-qps", False),
         )
-        timeout = measure.get("timeout", 600.0)
-        if timeout <= 0:
-            raise _Invalid(f"measure.timeout: must be above 0, got {timeout:g}")
+        timeout = check_seconds(measure.get("timeout", 600.0), "measure.timeout:", positive=True)
     except (_Invalid, FlagbenchError) as exc:
         raise FlagbenchError(f"{p.name}: {exc}") from None
     return Suite(request, timeout_s=timeout, isolate=measure.get("isolate", True))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flagbench.api.errors import FlagbenchError
+from flagbench.api.files import is_regular
 
 if TYPE_CHECKING:
     import torch
@@ -20,13 +21,12 @@ _PREFIXES = ("module.", "_orig_mod.")
 
 def load_state_dict(path: str) -> dict[str, torch.Tensor]:
     """Read a checkpoint with ``weights_only=True`` (never arbitrary pickles) into a state dict."""
-    import torch
-
     p = Path(path)
-    if not p.is_file():
+    if not is_regular(p):  # a FIFO would block torch.load for ever
         raise FlagbenchError(f"weights file {path} does not exist or is not a file")
     if not os.access(p, os.R_OK):
         raise FlagbenchError(f"weights file {path} is not readable")
+    import torch
     try:
         obj: Any = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -79,9 +79,9 @@ def apply_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], 
 def check_weights(build_model: Callable[[], torch.nn.Module], path: str) -> None:
     """Check, before any run, that ``path`` loads and fits; the model is built on the meta
     device so this costs no memory or initialisation time."""
+    state = load_state_dict(path)
     import torch
 
-    state = load_state_dict(path)
     with torch.device("meta"):
         model = build_model()
     problems = _mismatches(model, state)

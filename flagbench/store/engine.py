@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from flagbench.api.errors import FlagbenchError
 from flagbench.store.location import DatabaseLocation
 from flagbench.store.record import json_dumps
+from flagbench.store.redaction import redact, secrets_in
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ class StoreError(FlagbenchError):
         self.transient = transient
 
 
-def scrub(text: str, password: str | None) -> str:
-    """``text`` without the password, should a driver ever quote it."""
-    return text.replace(password, "***") if password else text
 
 
 def make_engine(loc: DatabaseLocation) -> Engine:
@@ -54,6 +52,7 @@ def make_engine(loc: DatabaseLocation) -> Engine:
 
     url = make_url(loc.url)
     backend = url.get_backend_name()
+    secrets = secrets_in(loc.url)  # what no error message may quote
     kwargs: dict[str, Any] = {"json_serializer": json_dumps}
     if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         # A connection per transaction: between runs the file is closed and its WAL folded
@@ -66,14 +65,14 @@ def make_engine(loc: DatabaseLocation) -> Engine:
                                     "application_name": "flagbench"})
     try:
         engine = create_engine(url, **kwargs)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+    # ValueError, TypeError: a URL query argument the dialect cannot convert (?timeout=abc)
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as exc:
         hint = " (install flagbench[postgres])" if backend == "postgresql" else ""
-        detail = scrub(str(exc).splitlines()[0], url.password and str(url.password))
+        detail = redact(str(exc).splitlines()[0], secrets)
         raise FlagbenchError(f"cannot use database {loc.label}: {detail}{hint}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-    password = str(url.password) if url.password else None
 
     def as_store_error(ctx: ExceptionContext) -> BaseException | None:
         if ctx.is_pre_ping or isinstance(ctx.sqlalchemy_exception, IntegrityError):
@@ -83,7 +82,7 @@ def make_engine(loc: DatabaseLocation) -> Engine:
         state = getattr(getattr(orig, "diag", None), "sqlstate", None) or ""
         transient = (ctx.is_disconnect or state in _PG_RETRY_STATES
                      or isinstance(ctx.sqlalchemy_exception, OperationalError))
-        return StoreError(f"database {loc.label}: {scrub(detail, password)}", transient)
+        return StoreError(f"database {loc.label}: {redact(detail, secrets)}", transient)
 
     event.listen(engine, "handle_error", as_store_error)
     return engine

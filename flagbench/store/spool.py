@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from flagbench.api.errors import FlagbenchError
+from flagbench.api.files import read_regular
 from flagbench.store.record import RunRecord, json_dumps
 
 ENV_VAR = "FLAGBENCH_SPOOL"
@@ -40,21 +42,34 @@ class SpoolEntry:
     spooled_at: str
 
 
+def file_name(record: RunRecord) -> str:
+    """The name a record's spool file has: its uid, so a record spooled twice is one file."""
+    return f"{record.uid}.json"
+
+
+def body_text(record: RunRecord, target: str, error: str) -> str:
+    """A spool file's content: the record, the database it was meant for and why it is here.
+    What the CLI prints when not even the spool can take a run: saved as a file of the
+    spool under ``file_name(record)``, it is replayed like any other."""
+    return json_dumps({"target": target, "error": error,
+                       "spooled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "record": record.to_dict()})
+
+
 def put(record: RunRecord, target: str, error: str) -> Path:
     """Keep a record that could not be written to ``target``; the file's path.
 
-    Written to a temporary file and renamed, so a crash never leaves half a spool file.
+    Written to a temporary file and renamed, so a crash never leaves half a spool file, and
+    a write that fails (a full disk) leaves no temporary file behind.
     """
     folder = spool_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    body = {"target": target, "error": error,
-            "spooled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "record": record.to_dict()}
-    final = folder / f"{record.uid}.json"
+    text = body_text(record, target, error)
+    final = folder / file_name(record)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json_dumps(body))
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
@@ -62,6 +77,10 @@ def put(record: RunRecord, target: str, error: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return final
+
+
+#: A spooled run holds at most a million timings, tens of MB of JSON; far more is not ours.
+MAX_SPOOL_FILE = 1 << 29
 
 
 def entries() -> list[SpoolEntry]:
@@ -72,10 +91,12 @@ def entries() -> list[SpoolEntry]:
     out = []
     for path in folder.glob("*.json"):
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
+            # Never a blocking read: a FIFO planted in the spool is listed, not waited on.
+            body = json.loads(read_regular(path, "spool file", MAX_SPOOL_FILE).decode())
             out.append(SpoolEntry(path, RunRecord.from_dict(body["record"]),
                                   str(body["target"]), str(body["error"]),
                                   str(body["spooled_at"])))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError,
+                FlagbenchError) as exc:
             out.append(SpoolEntry(path, None, "?", f"unreadable spool file: {exc}", ""))
     return sorted(out, key=lambda e: (e.spooled_at, e.path.name))

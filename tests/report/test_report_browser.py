@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flagbench.report.render import ReportOptions, render_report, write_report
+from flagbench.report.output_file import write_output
+from flagbench.report.render import ReportOptions, render_report
 from flagbench.store import Store
 from paths import ROOT
 from seeding import seed_issue_matrix
@@ -46,7 +47,7 @@ def report_file(db_path: Path, tmp_path: Path) -> Path:
     store = Store.open(str(db_path), create=False)
     html = render_report(store.runs(), store.label, store, ReportOptions(baseline="cpu"))
     store.close()
-    return write_report(html, str(tmp_path / "report.html"))
+    return write_output(html, str(tmp_path / "report.html"))
 
 
 def test_report_loads_shows_the_matrix_and_is_screenshotted(

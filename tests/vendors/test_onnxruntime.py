@@ -109,3 +109,21 @@ def test_matrix_of_vendors_and_precisions(flagbench, quick, tmp_path: Path) -> N
     assert flagbench("report", "--db", str(db), "--out", str(html)).returncode == 0
     page = html.read_text()
     assert page.count('<tr class="run"') == 8 and page.count("status-skipped") >= 5
+
+
+def test_a_corrupt_export_is_exported_again_and_the_key_has_every_version(
+        plugin_site: Path) -> None:
+    from importlib.metadata import version
+
+    import onnx
+
+    w = _workload(plugin_site)
+    first = export_onnx(w)
+    for package in ("torch", "onnxscript", "onnx", "onnxruntime"):
+        assert first.details[package] == (torch.__version__ if package == "torch"
+                                          else version(package))
+    first.path.write_bytes(first.path.read_bytes()[:-10])  # a truncated copy
+    again = export_onnx(w)
+    assert not again.cached and again.path == first.path
+    onnx.checker.check_model(onnx.load(again.path))
+    assert export_onnx(w).cached
