@@ -75,6 +75,10 @@ for size in 2048 4096; do
 done
 step "$py" -m flagbench run --vendor cuda --case membw -o membw.size_mb=2048 \
     --precision fp32 "${quick[@]}"
+# The framework used well: CUDA graphs (dynamo's backend: capture once, replay) beside eager,
+# its capture in set-up; a report column of its own, cuda[mode=cudagraphs].
+step "$py" -m flagbench run --vendor cuda -O mode=cudagraphs --case resnet50 \
+    --precision fp16 "${quick[@]}"
 
 step "$py" -m flagbench history --db "$db" --limit 40
 step "$py" -m flagbench report --db "$db" --out "$out/gpu-check.html"

@@ -1,6 +1,10 @@
 """flagbench's ort-cpu vendor against a hand-tuned onnxruntime loop on the same exported model,
 in the same process, in alternating rounds.
 
+Rounds, not interleaved single iterations: each session has its own intra-op thread pool,
+whose threads spin for a while after a run, so a run straight after the other session's is
+slowed by it (tried: 1,000 alternating pairs came out bimodal, the second of each pair slow).
+
 The hand loop is what an expert writes: one InferenceSession with ORT_ENABLE_ALL, feeds built
 once, ``sess.run(None, feeds)`` timed with perf_counter. Usage:
 python benchmarks/ort_vs_hand_loop.py [--case resnet50] [--precision fp32|int8] [--rounds 6]
@@ -83,6 +87,17 @@ def main() -> None:
     ratio = statistics.median(f / h for f, h in zip(fb, hand, strict=True))
     print(f"median of round medians: hand {hm * 1e3:.3f} ms, flagbench {fm * 1e3:.3f} ms; "
           f"median of per-round ratios flagbench/hand {ratio:.4f}")
+    if len(fb) >= 3:
+        import math
+
+        from scipy import stats
+
+        logs = [math.log(f / h) for f, h in zip(fb, hand, strict=True)]
+        mean, se = statistics.fmean(logs), statistics.stdev(logs) / math.sqrt(len(logs))
+        t = float(stats.t.ppf(0.975, len(logs) - 1))
+        print(f"geometric-mean ratio flagbench/hand {math.exp(mean):.4f}, 95% interval "
+              f"[{math.exp(mean - t * se):.4f}, {math.exp(mean + t * se):.4f}] over "
+              f"{len(logs)} rounds; flagbench slower in {sum(x > 0 for x in logs)}")
 
 
 if __name__ == "__main__":
