@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,12 @@ PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "fp16", "bf16", "int8")
 #: headline samples/s; sweep it with --batch-size) and ``server`` (Poisson arrivals at a
 #: target rate, latency from arrival).
 SCENARIOS: tuple[str, ...] = ("latency", "throughput", "server")
+
+#: What a serving SLO may bound (``--slo``): time to first token, time per output token, and
+#: end-to-end latency, each from the request's scheduled arrival (TPOT has no queueing in it).
+SLO_NAMES: tuple[str, ...] = ("ttft", "tpot", "e2e")
+#: Requests a closed loop keeps in flight, at most: far above what one client host drives.
+MAX_CONCURRENCY = 4096
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,11 @@ class RunSpec:
     """The case's options, every declared one with its value (defaults included), sorted."""
     data: str | None = None
     """The user's evaluation data directory (``--data``) for the case's task accuracy."""
+    concurrency: int | None = None
+    """Serving cases, throughput scenario: requests kept in flight (a closed loop)."""
+    slo: tuple[tuple[str, float], ...] = ()
+    """Serving cases: bounds a request must meet to count toward goodput, as (name, seconds)
+    with names ``ttft``, ``tpot`` and ``e2e`` (``--slo ttft_ms=200,tpot_ms=50``)."""
     vendor_options: tuple[tuple[str, int | float | str | bool], ...] = ()
     """The vendor's options that differ from its defaults, sorted: part of the cell, so
     ``cuda`` and ``cuda[mode=inductor]`` are compared side by side, never pooled. The full
@@ -125,6 +137,13 @@ class RunSpec:
             raise FlagbenchError(f"batch size must be at most {INT32_MAX} (what the store "
                                  f"holds), got {self.batch_size}")
         self._check_storable()
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise FlagbenchError(f"concurrency must be 1 to {MAX_CONCURRENCY}, got "
+                                 f"{self.concurrency}")
+        for name, bound in self.slo:
+            if name not in SLO_NAMES or not (0 < bound < math.inf):
+                raise FlagbenchError(f"SLO {name}={bound!r}: expected one of "
+                                     f"{', '.join(SLO_NAMES)} with a bound above 0")
         if self.precision not in PRECISIONS:
             raise FlagbenchError(
                 f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
@@ -156,6 +175,8 @@ class RunSpec:
         label = f"{self.vendor_label} × {case} bs{self.batch_size} {self.precision}"
         if self.scenario == "server":
             label += f" server@{self.target_qps:g}qps"
+        elif self.concurrency is not None:
+            label += f" {self.scenario}@c{self.concurrency}"
         elif self.scenario != "latency":
             label += f" {self.scenario}"
         return label if self.round == 1 else f"{label} (round {self.round})"
@@ -169,7 +190,7 @@ class RunSpec:
     def cell(self) -> tuple[Any, ...]:
         """The matrix cell this run measures, the same in every round."""
         return (self.vendor, self.case, self.batch_size, self.precision, self.scenario,
-                self.options, self.vendor_options)
+                self.options, self.vendor_options, self.concurrency)
 
 
 def vendor_label(vendor: str, options: Any) -> str:

@@ -93,6 +93,28 @@ def per_case(values: tuple[str, ...], cases: tuple[str, ...], option: str) -> di
     return out
 
 
+def parse_slo(text: str) -> tuple[tuple[str, float], ...]:
+    """``ttft_ms=200,tpot_ms=50`` → (("tpot", 0.05), ("ttft", 0.2)); FlagbenchError if bad."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, raw = item.strip().partition("=")
+        name = key.strip().removesuffix("_ms")
+        if not sep or not key.strip().endswith("_ms"):
+            raise FlagbenchError(f"--slo {item.strip()!r}: expected NAME_ms=VALUE (ttft_ms, "
+                                 "tpot_ms, e2e_ms)")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise FlagbenchError(f"--slo {item.strip()!r}: {raw.strip()!r} is not a number") \
+                from None
+        if not (0 < value < math.inf):
+            raise FlagbenchError(f"--slo {item.strip()!r}: the bound must be above 0 and finite")
+        if name in out:
+            raise FlagbenchError(f"--slo {key.strip()} given twice")
+        out[name] = value / 1e3
+    return tuple(sorted(out.items()))
+
+
 def parse_case_options(values: tuple[str, ...], cases: tuple[str, ...]
                        ) -> dict[str, dict[str, str]]:
     """``--case-option [CASE.]KEY=VALUE`` values per case."""

@@ -12,6 +12,7 @@ from flagbench.cli.options import (
     FINITE,
     parse_case_options,
     parse_plugin_options,
+    parse_slo,
     per_case,
     split_list,
     tag_pairs,
@@ -44,6 +45,12 @@ _WITH_CONFIG = {"config", "db", "tags"}
               help="Server scenario: Poisson arrival rate (requests/s).")
 @click.option("--p99-bound-ms", type=FINITE, default=None,
               help="Server scenario: check p99 latency (from arrival) against this bound.")
+@click.option("--concurrency", default=None, metavar="N[,N…]",
+              help="Serving cases, throughput scenario: requests kept in flight (a closed "
+              "loop), one cell per value.")
+@click.option("--slo", default=None, metavar="NAME_ms=V[,…]",
+              help="Serving cases: goodput counts requests within these bounds (ttft_ms, "
+              "tpot_ms, e2e_ms; from the scheduled arrival).")
 @click.option("--find-max-qps", is_flag=True,
               help="Server scenario: search the highest rate from --target-qps up whose p99 "
               "meets --p99-bound-ms (doubling, then bisecting).")
@@ -78,7 +85,8 @@ _WITH_CONFIG = {"config", "db", "tags"}
 @click.option("--db", default=None, help=DB_HELP)
 def run(config: str | None, vendors: str | None, cases: str | None, batch_size: str,
         precision: str, scenario: str, target_qps: float | None, p99_bound_ms: float | None,
-        find_max_qps: bool, warmup: float, min_time: float, max_time: float, min_iters: int,
+        concurrency: str | None, slo: str | None, find_max_qps: bool, warmup: float,
+        min_time: float, max_time: float, min_iters: int,
         target_ci: float, weights: tuple[str, ...], data: tuple[str, ...],
         case_options: tuple[str, ...], vendor_options: tuple[str, ...],
         tags: tuple[str, ...], rounds: int, cpu_tdp: float | None, timeout: float,
@@ -140,6 +148,9 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
             target_qps=target_qps,
             p99_bound_s=None if p99_bound_ms is None else p99_bound_ms / 1e3,
             find_max_qps=find_max_qps,
+            concurrency=() if concurrency is None else split_list(
+                concurrency, "--concurrency", int),
+            slo=() if slo is None else parse_slo(slo),
         )
     registry = Registry.discover()
     specs = build_plan(request, registry)

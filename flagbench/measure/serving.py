@@ -1,5 +1,6 @@
 """Load against a serving endpoint, in the scenarios flagbench speaks: one request at a time
-(latency) or Poisson arrivals at a target rate (server), until the stopping rule fires.
+(latency), N requests kept in flight (throughput, a closed loop) or Poisson arrivals at a
+target rate (server), until the stopping rule fires.
 
 Every request is a streamed generation timed by ``stream(index, scheduled_s)``; the stopping
 rule sees end-to-end latencies, from the scheduled arrival in the server scenario, so a client
@@ -102,6 +103,33 @@ async def one_at_a_time(stream: StreamFn, config: MeasureConfig, warmup: int = 1
         stop_rule = tally.stop(clock() - start)
         if stop_rule is not None:
             break
+    return ServingWindow(tuple(records), tuple(warm), clock() - start, stop_rule, None,
+                         _cpu_s() - cpu0)
+
+
+async def closed_loop(stream: StreamFn, config: MeasureConfig, concurrency: int,
+                      warmup: int = 1, clock: Callable[[], float] = time.perf_counter
+                      ) -> ServingWindow:
+    """The throughput scenario: ``concurrency`` workers, each sending its next request as
+    soon as its last one has ended; latencies from each send."""
+    warm = await _warm(stream, warmup, clock)
+    tally = _Tally(config, from_arrival=False)
+    records: list[StreamRecord] = []
+    cpu0, start = _cpu_s(), clock()
+    stop_rule: str | None = None
+
+    async def worker() -> None:
+        nonlocal stop_rule
+        while stop_rule is None:
+            index = warmup + len(records)
+            records.append(StreamRecord(0.0, 0.0, ()))  # its slot, so indices stay unique
+            record = await stream(index, clock())
+            records[index - warmup] = record
+            tally.add(record)
+            stop_rule = stop_rule or tally.stop(clock() - start)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    assert stop_rule is not None  # every worker ends only once the rule has fired
     return ServingWindow(tuple(records), tuple(warm), clock() - start, stop_rule, None,
                          _cpu_s() - cpu0)
 

@@ -113,10 +113,9 @@ def build_matrix(runs: Sequence[StoredRun], baseline: str | None,
         for row, by_vendor in grouped.items()
     }
     rows = []
-    for (host, key) in sorted(newest, key=lambda rk: (rk[1].case, rk[1].options,
-                                                        rk[1].scenario, rk[1].batch_size,
-                                                        rk[1].precision, rk[1].target_qps or 0,
-                                                        rk[0])):
+    for (host, key) in sorted(newest, key=lambda rk: (
+            rk[1].case, rk[1].options, rk[1].scenario, rk[1].batch_size, rk[1].precision,
+            rk[1].target_qps or 0, rk[1].concurrency or 0, rk[0])):
         base_run, vs = _baseline_for(newest, host, key, baseline)
         cells: list[MatrixCell | None] = []
         for v in vendors:

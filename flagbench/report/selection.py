@@ -22,6 +22,8 @@ class CellKey(NamedTuple):
     target_qps: float | None
     options: str = ""
     """The case's options as "key=value,…" (every declared one, defaults included)."""
+    concurrency: int | None = None
+    """Serving, throughput scenario: the requests kept in flight."""
 
     @property
     def case_label(self) -> str:
@@ -31,7 +33,8 @@ class CellKey(NamedTuple):
     @property
     def label(self) -> str:
         """A short human label: "resnet50 latency bs1 fp32"."""
-        qps = f"@{self.target_qps:g}/s" if self.target_qps else ""
+        qps = (f"@{self.target_qps:g}/s" if self.target_qps else
+               f"@c{self.concurrency}" if self.concurrency else "")
         return f"{self.case_label} {self.scenario}{qps} bs{self.batch_size} {self.precision}"
 
 
@@ -40,8 +43,10 @@ def cell_key(run: StoredRun) -> CellKey:
     different options (a GEMM's size, BERT's sequence length), are different cells."""
     qps = run.spec.get("target_qps") if run.scenario == "server" else None
     options = ",".join(f"{k}={v}" for k, v in run.spec.get("options") or ())
+    concurrency = run.spec.get("concurrency")
     return CellKey(run.case, run.scenario, run.batch_size, run.precision,
-                   float(qps) if qps else None, options)
+                   float(qps) if qps else None, options,
+                   int(concurrency) if concurrency else None)
 
 
 def series_key(run: StoredRun) -> tuple[str, str, CellKey]:

@@ -39,6 +39,10 @@ class Request:
     """Evaluation data directory per case name (``--data``), checked by the case."""
     vendor_options: Mapping[str, Mapping[str, str | OptionValue]] = field(default_factory=dict)
     """Raw ``KEY=VALUE`` vendor options per vendor name, parsed against what each declares."""
+    concurrency: tuple[int, ...] = ()
+    """Serving cases, throughput scenario: one cell per number of requests kept in flight."""
+    slo: tuple[tuple[str, float], ...] = ()
+    """Serving cases: goodput bounds (name, seconds), checked by RunSpec."""
 
 
 def resolve_options(plugin: Case | Vendor, given: Mapping[str, str | OptionValue],
@@ -114,10 +118,12 @@ def _check_pairs(name: str, case: Case, vendors: Mapping[str, Vendor], request: 
             what = ("a serving workload, for an engine over HTTP (--vendor openai)" if serving
                     else "a model case, and this vendor serves over HTTP (try llm-serve)")
             raise FlagbenchError(f"{vendor_name} cannot run {name}: {name} is {what}")
-    if serving and "throughput" in request.scenarios:
-        raise FlagbenchError(f"{name}: the throughput scenario of a serving case needs a "
-                             "concurrency, which flagbench does not drive yet; use latency or "
-                             "server")
+    if serving and "throughput" in request.scenarios and not request.concurrency:
+        raise FlagbenchError(f"{name}: the throughput scenario of a serving case is a closed "
+                             "loop: give --concurrency N[,N…]")
+    if not serving and (request.concurrency or request.slo):
+        raise FlagbenchError(f"--concurrency and --slo apply to serving cases; {name} is not "
+                             "one")
     if serving and request.find_max_qps:
         raise FlagbenchError(f"{name}: --find-max-qps is not supported for serving cases yet")
 
@@ -151,7 +157,7 @@ def _check_size(request: Request) -> None:
     check_count(request.rounds, "rounds", MAX_ROUNDS)
     runs = request.rounds
     for axis in (request.vendors, request.cases, request.batch_sizes, request.precisions,
-                 request.scenarios):
+                 request.scenarios, request.concurrency or (None,)):
         runs *= len(axis)
     if runs > MAX_RUNS:
         raise FlagbenchError(f"the matrix holds {runs} runs; at most {MAX_RUNS} may be planned "
@@ -208,10 +214,15 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
         if case_name not in cases:
             raise FlagbenchError(f"--data names case {case_name!r}, which is not being run")
         check_data(configured(cases[case_name], options[case_name]), path)
+    if request.concurrency and "throughput" not in request.scenarios:
+        raise FlagbenchError("--concurrency applies to --scenario throughput")
+    _unique(request.concurrency or (1,), "concurrency values")
     matrix = [
-        (vendor, case, bs, precision, scenario)
+        (vendor, case, bs, precision, scenario, concurrency)
         for case in request.cases
         for scenario in request.scenarios
+        for concurrency in (request.concurrency if scenario == "throughput"
+                            and request.concurrency else (None,))
         for vendor in request.vendors
         for bs in request.batch_sizes
         for precision in request.precisions
@@ -230,7 +241,8 @@ def build_plan(request: Request, registry: Registry) -> list[RunSpec]:
                     p99_bound_s=request.p99_bound_s if scenario == "server" else None,
                     find_max_qps=request.find_max_qps and scenario == "server",
                     options=options[case], data=request.data.get(case),
-                    vendor_options=vendor_options[vendor])
-            for vendor, case, bs, precision, scenario in order
+                    vendor_options=vendor_options[vendor], concurrency=concurrency,
+                    slo=request.slo)
+            for vendor, case, bs, precision, scenario, concurrency in order
         ]
     return specs

@@ -20,8 +20,14 @@ from flagbench.api.errors import FlagbenchError
 from flagbench.api.measurement import Measurement
 from flagbench.api.result import Metric, RunResult, Status
 from flagbench.api.spec import RunSpec
-from flagbench.measure.serving import STOP_ERRORS, ServingWindow, one_at_a_time, poisson
-from flagbench.measure.stream import RequestFigures, StreamRecord, request_figures
+from flagbench.measure.serving import (
+    STOP_ERRORS,
+    ServingWindow,
+    closed_loop,
+    one_at_a_time,
+    poisson,
+)
+from flagbench.measure.stream import RequestFigures, Slo, StreamRecord, goodput, request_figures
 from flagbench.measure.window import CLOCK_HOST
 from flagbench.run.progress import Phase, utc_now
 from flagbench.stats.summary import percentile, summarize
@@ -46,8 +52,9 @@ def _percentiles(name: str, values: Sequence[float], unit: str = "s") -> list[Me
 
 
 def serving_metrics(figures: Sequence[RequestFigures], window: ServingWindow,
-                    from_arrival: bool) -> list[Metric]:
-    """TTFT, TPOT and ITL percentiles, output tokens/s, errors and the client's CPU share."""
+                    from_arrival: bool, slo: Slo | None = None) -> list[Metric]:
+    """TTFT, TPOT and ITL percentiles, output tokens/s, errors, the client's CPU share, and
+    goodput where an SLO is given."""
     ttft = [f.ttft_from_arrival_s if from_arrival else f.ttft_s for f in figures]
     tokens = sum(f.output_tokens for f in figures)
     out = [*_percentiles("ttft", ttft),
@@ -60,6 +67,11 @@ def serving_metrics(figures: Sequence[RequestFigures], window: ServingWindow,
            Metric("client_cpu_share", window.client_cpu_s / window.window_s, "CPUs")]
     if from_arrival:
         out += _percentiles("client_delay", [f.client_delay_s for f in figures])
+    if slo is not None:
+        good = goodput(list(figures), slo, window.window_s)
+        out += [Metric("goodput_rps", good, "1/s"),
+                Metric("slo_met_share", sum(map(slo.met, figures)) / len(window.records),
+                       "ratio")]
     return out
 
 
@@ -99,6 +111,8 @@ def serve(vendor: Vendor, case: Case, spec: RunSpec, started: datetime,
             if from_arrival:
                 assert spec.target_qps is not None  # RunSpec enforces it
                 window = await poisson(one, spec.measure, spec.target_qps, spec.seed)
+            elif spec.concurrency is not None:
+                window = await closed_loop(one, spec.measure, spec.concurrency)
             else:
                 window = await one_at_a_time(one, spec.measure)
         return described, window
@@ -140,7 +154,12 @@ def serve(vendor: Vendor, case: Case, spec: RunSpec, started: datetime,
     )
     if from_arrival:
         environment["server_target_qps"] = spec.target_qps
-    metrics = serving_metrics(figures, window, from_arrival)
+    bounds = dict(spec.slo)
+    slo = (Slo(ttft_s=bounds.get("ttft"), tpot_s=bounds.get("tpot"), e2e_s=bounds.get("e2e"))
+           if bounds else None)
+    if slo is not None:
+        environment["slo"] = {f"{k}_s": v for k, v in bounds.items()}
+    metrics = serving_metrics(figures, window, from_arrival, slo)
     result = RunResult(spec, Status.OK, started, utc_now(), measurement=measurement,
                        actual=actual, environment=environment, case_metrics=tuple(metrics))
     return result

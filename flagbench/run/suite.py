@@ -110,11 +110,13 @@ def _table_of_strings(value: Any, path: str) -> dict[str, str]:
 _SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "matrix": {"vendors": _list_of(_string), "cases": _list_of(_string),
                "batch-sizes": _list_of(_integer), "precisions": _list_of(_string),
-               "scenarios": _list_of(_string), "rounds": _integer},
+               "scenarios": _list_of(_string), "rounds": _integer,
+               "concurrency": _list_of(_integer)},
     "measure": {"warmup": _number, "min-time": _number, "max-time": _number,
                 "min-iters": _integer, "target-ci": _number, "cpu-tdp": _number,
                 "timeout": _number, "isolate": _boolean},
-    "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean},
+    "server": {"target-qps": _number, "p99-bound-ms": _number, "find-max-qps": _boolean,
+               "slo-ttft-ms": _number, "slo-tpot-ms": _number, "slo-e2e-ms": _number},
 }
 #: Tables whose keys are of the user's choosing.
 _FREE_TABLES = ("tags", "weights", "data", "case-options", "vendor-options")
@@ -185,6 +187,9 @@ def load_suite(path: str | Path) -> Suite:
             target_qps=server.get("target-qps"),
             p99_bound_s=None if p99 is None else p99 / 1e3,
             find_max_qps=server.get("find-max-qps", False),
+            concurrency=matrix.get("concurrency", ()),
+            slo=tuple(sorted((name, server[f"slo-{name}-ms"] / 1e3)
+                             for name in ("ttft", "tpot", "e2e") if f"slo-{name}-ms" in server)),
         )
         timeout = check_seconds(measure.get("timeout", 600.0), "measure.timeout:", positive=True)
     except (_Invalid, FlagbenchError) as exc:

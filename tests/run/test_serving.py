@@ -132,3 +132,42 @@ def test_a_server_that_fails_every_request_ends_the_run_early_as_failed(
         assert run.environment["serving"]["completed"] == 0
     finally:
         server.close()
+
+
+def test_a_concurrency_sweep_is_one_cell_per_value_with_goodput(
+        flagbench: Any, engine: ScriptedServer, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    out = flagbench("run", "--vendor", "openai", "-O", f"endpoint={engine.url}",
+                    "--case", "llm-serve", "-o", "output_tokens=4", "--scenario", "throughput",
+                    "--concurrency", "1,4", "--slo", "ttft_ms=1000,tpot_ms=1000",
+                    "--db", str(db), *SERVE_QUICK)
+    assert out.returncode == 0, out.stdout + out.stderr
+    runs = {r.spec["concurrency"]: r for r in _runs(db)}
+    assert set(runs) == {1, 4}
+    for c, run in runs.items():
+        assert run.status == "ok", run.reason
+        assert run.metric("request_errors") == 0
+        # Generous bounds: every request meets them, so goodput is the completion rate.
+        assert run.metric("slo_met_share") == 1.0
+        assert run.metric("goodput_rps") == pytest.approx(
+            run.metric("requests_completed") / run.metric("loop_s"))
+        assert f"throughput@c{c}" in out.stdout or "throughput" in out.stdout
+    # Four in flight against a server that overlaps them serves about four times the rate.
+    assert runs[4].metric("throughput_sps") > 2 * runs[1].metric("throughput_sps")
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--scenario", "throughput"], "give --concurrency N[,N…]"),
+    (["--scenario", "latency", "--concurrency", "2"], "--concurrency applies to --scenario "
+     "throughput"),
+    (["--slo", "ttft=5"], "expected NAME_ms=VALUE"),
+    (["--slo", "ttft_ms=nan"], "above 0 and finite"),
+    (["--slo", "speed_ms=5"], "SLO speed="),
+])
+def test_bad_load_options_are_one_line(flagbench: Any, tmp_path: Path, args: list[str],
+                                       error: str) -> None:
+    db = tmp_path / "b.db"
+    out = flagbench("run", "--vendor", "openai", "-O", "endpoint=http://h", "--case",
+                    "llm-serve", *args, "--db", str(db), *SERVE_QUICK)
+    assert out.returncode == 2 and error in out.stderr, out.stderr
+    assert not db.exists()
