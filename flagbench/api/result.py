@@ -54,6 +54,8 @@ class RunResult:
     """Bytes read plus written per sample, where the case declares them (memory-bound cases)."""
     peak: Peak | None = None
     """The device's peak as the vendor declares it: gives % of peak (MFU) per run."""
+    scenario_warnings: tuple[str, ...] = ()
+    """Warnings the scenario found about its own load (a client that fell behind)."""
 
     def __post_init__(self) -> None:
         if self.finished_at < self.started_at:
@@ -76,7 +78,8 @@ class RunResult:
                  f"{MIN_TAIL_SAMPLES}): none given"]
                 if self.spec.p99_bound_s is not None and m.stats.n < MIN_TAIL_SAMPLES else [])
         return [*stability_warnings(m.stats, self.spec.measure.target_ci),
-                *(m.interference.warnings() if m.interference else []), *tail]
+                *(m.interference.warnings() if m.interference else []), *tail,
+                *self.scenario_warnings]
 
     @property
     def throughput(self) -> float | None:

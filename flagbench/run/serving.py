@@ -161,8 +161,31 @@ def serve(vendor: Vendor, case: Case, spec: RunSpec, started: datetime,
         environment["slo"] = {f"{k}_s": v for k, v in bounds.items()}
     metrics = serving_metrics(figures, window, from_arrival, slo)
     result = RunResult(spec, Status.OK, started, utc_now(), measurement=measurement,
-                       actual=actual, environment=environment, case_metrics=tuple(metrics))
+                       actual=actual, environment=environment, case_metrics=tuple(metrics),
+                       scenario_warnings=tuple(client_warnings(window, spec)))
     return result
+
+
+def client_warnings(window: ServingWindow, spec: RunSpec) -> list[str]:
+    """Where the client, not the server, may have set the figures: it used most of a core,
+    or it sent slower than the rate asked for."""
+    out = []
+    share = window.client_cpu_s / window.window_s
+    if share > CLIENT_CPU_WARN:
+        out.append(f"the client used {share:.2f} CPUs over the window: it may be the "
+                   "bottleneck (run it on a host of its own, or lower the load)")
+    if spec.target_qps and window.records:
+        delays = sorted(r.sent_s - r.scheduled_s for r in window.records)
+        late = percentile(delays, 90)
+        if late > LATE_SEND_S:
+            out.append(f"the client sent requests up to {late * 1e3:.1f} ms after their "
+                       "scheduled arrival (p90): it fell behind the schedule (the latencies, "
+                       "counted from the schedule, include it)")
+    return out
+
+
+#: Sending this much after the schedule (p90) means the client could not hold the rate.
+LATE_SEND_S = 0.005
 
 
 _NO_ENERGY = ("a serving engine is measured from its client: the server host's energy is "
