@@ -171,3 +171,22 @@ def test_bad_load_options_are_one_line(flagbench: Any, tmp_path: Path, args: lis
                     "llm-serve", *args, "--db", str(db), *SERVE_QUICK)
     assert out.returncode == 2 and error in out.stderr, out.stderr
     assert not db.exists()
+
+
+def test_a_client_that_fell_behind_or_ran_hot_is_warned_about() -> None:
+    from flagbench.api.spec import RunSpec
+    from flagbench.measure.serving import ServingWindow
+    from flagbench.measure.stream import Chunk, StreamRecord
+    from flagbench.run.serving import client_warnings
+
+    def window(late_s: float, cpu_s: float) -> ServingWindow:
+        records = tuple(StreamRecord(i * 0.1, i * 0.1 + late_s, (Chunk(i * 0.1 + 0.05, 1),))
+                        for i in range(20))
+        return ServingWindow(records, (), 2.0, "max_time", 10.0, cpu_s)
+
+    spec = RunSpec(vendor="openai", case="llm-serve", scenario="server", target_qps=10.0)
+    assert client_warnings(window(0.0, 0.2), spec) == []
+    (late,) = client_warnings(window(0.02, 0.2), spec)
+    assert "20.0 ms after their scheduled arrival" in late
+    (hot,) = client_warnings(window(0.0, 1.8), spec)
+    assert "0.90 CPUs" in hot and "bottleneck" in hot
