@@ -94,6 +94,15 @@ class ScriptedServer:
         self._process.join(5)
 
 
+def _header(head: bytes, name: bytes) -> str | None:
+    """One request header's value, or None."""
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode()
+    return None
+
+
 def _serve(script: Callable[[dict[str, Any]], Reply], port_to: Any, requests: Any) -> None:
     loop = asyncio.new_event_loop()
 
@@ -109,7 +118,8 @@ def _serve(script: Callable[[dict[str, Any]], Reply], port_to: Any, requests: An
                 # perf_counter is CLOCK_MONOTONIC, one clock for every process on Linux: the
                 # client can tell how long its request took to get here.
                 request = {**json.loads(body or b"{}"), "_method": method.decode(),
-                           "_path": path.decode(), "_received_at": time.perf_counter()}
+                           "_path": path.decode(), "_received_at": time.perf_counter(),
+                           "_authorization": _header(head, b"authorization")}
                 requests.put(request)
                 reply = script(request)
                 writer.write(f"HTTP/1.1 {reply.status}\r\nContent-Type: {reply.content_type}"

@@ -190,3 +190,24 @@ def test_a_client_that_fell_behind_or_ran_hot_is_warned_about() -> None:
     assert "20.0 ms after their scheduled arrival" in late
     (hot,) = client_warnings(window(0.0, 1.8), spec)
     assert "0.90 CPUs" in hot and "bottleneck" in hot
+
+
+def test_the_api_key_is_sent_from_its_variable_and_never_stored(
+        flagbench: Any, engine: ScriptedServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FB_TEST_KEY", "sk-very-secret-123")
+    db = tmp_path / "k.db"
+    out = flagbench("run", "--vendor", "openai", "-O", f"endpoint={engine.url}",
+                    "-O", "api_key_env=FB_TEST_KEY", "--case", "llm-serve", "-o",
+                    "output_tokens=3", "--db", str(db), *SERVE_QUICK)
+    assert out.returncode == 0, out.stderr
+    assert {r["_authorization"] for r in engine.requests} == {"Bearer sk-very-secret-123"}
+    for stored in tmp_path.glob("k.db*"):  # the database and any WAL beside it
+        assert b"sk-very-secret-123" not in stored.read_bytes()
+    assert "sk-very-secret-123" not in out.stdout + out.stderr
+    monkeypatch.delenv("FB_TEST_KEY")
+    out = flagbench("run", "--vendor", "openai", "-O", f"endpoint={engine.url}",
+                    "-O", "api_key_env=FB_TEST_KEY", "--case", "llm-serve", "--db", str(db),
+                    *SERVE_QUICK)
+    failed = _runs(db)[0]
+    assert failed.status == "failed" and "FB_TEST_KEY: that variable is not set" in failed.reason
