@@ -5,6 +5,7 @@ kind is built (the CLI's option types, suite files, plugin options, RunSpec)."""
 from __future__ import annotations
 
 import math
+import unicodedata
 
 from flagbench.api.errors import FlagbenchError
 
@@ -65,6 +66,17 @@ def check_text(value: str, what: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise FlagbenchError(f"{what} {printable(value)} is not valid UTF-8") from None
+    return value
+
+
+def check_label(value: str, what: str) -> str:
+    """Text that labels a run (tag keys and values): storable, and no control characters,
+    which a terminal would obey and which no label needs (every output escapes them too)."""
+    check_text(value, what)
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise FlagbenchError(f"{what} {printable(value)} holds a control character "
+                             f"({ascii(bad)[1:-1]})")
     return value
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from flagbench.cli.output import markup_text, terminal_text
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -111,11 +113,11 @@ def _achieved(run: StoredRun) -> str:
 
 def _scenario(run: StoredRun) -> str:
     qps = run.metric("server_target_qps")
-    return f"server@{qps:g}/s" if qps else run.scenario
+    return f"server@{qps:g}/s" if qps else markup_text(run.scenario)
 
 
 def _status(status: str) -> str:
-    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{markup_text(status)}[/]"
 
 
 #: Columns of the run table: (title, justify, drop order on a narrow console; 0 = never).
@@ -161,19 +163,19 @@ def runs_table(runs: Sequence[StoredRun], title: str,
     """The result table printed after ``run`` and by ``history``; ``step_runs`` are marked
     as the first run after a step change in their series. Given the console's ``width``,
     the table leaves out what does not fit (``fit_columns``) and its title says so."""
-    from rich.markup import escape
     from rich.table import Table
 
     rows = []
     for r in runs:
         tput = r.metric("throughput_sps")
         rows.append((
-            str(r.id), escape(r.vendor_label), escape(r.case), _scenario(r), str(r.batch_size),
-            r.precision,
-            _status(r.status), _ms(r.metric("latency_median_s")), r.median_ci_text(),
+            str(r.id), markup_text(r.vendor_label), markup_text(r.case), _scenario(r),
+            str(r.batch_size),
+            markup_text(r.precision),
+            _status(r.status), _ms(r.metric("latency_median_s")), markup_text(r.median_ci_text()),
             _ms(r.metric("latency_p90_s")), _ms(r.metric("latency_p99_s")),
             "—" if tput is None else f"{tput:.1f}", _fidelity(r), _accuracy(r), _achieved(r),
-            escape(r.reason) + "".join(f"[yellow]⚠ {escape(w)}[/] " for w in r.warnings)
+            markup_text(r.reason) + "".join(f"[yellow]⚠ {markup_text(w)}[/] " for w in r.warnings)
             + (" [bold magenta]◆ step change from here[/]" if r.id in step_runs else ""),
         ))
     shown = fit_columns(rows, width)
@@ -181,7 +183,7 @@ def runs_table(runs: Sequence[StoredRun], title: str,
               if i not in shown and any(row[i] != "—" for row in rows)]
     if hidden:
         title += f" ({', '.join(hidden)} hidden to fit; `flagbench show ID` has every figure)"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for i in shown:
         name, justify, _ = _RUN_COLUMNS[i]
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -192,17 +194,16 @@ def runs_table(runs: Sequence[StoredRun], title: str,
 
 def steps_table(steps: Sequence[StepChange], title: str) -> Table:
     """Step changes found in the history of each series."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for col, justify in [("series", "left"), ("kind", "left"), ("change", "right"),
                          ("p50 before → after ms", "right"), ("from run", "right"),
                          ("runs before/after", "right")]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for s in steps:
         style = "red" if s.kind == "regression" else "green"
-        table.add_row(escape(s.label), f"[{style}]{s.kind}[/]", f"{s.change * 100:+.1f}%",
+        table.add_row(markup_text(s.label), f"[{style}]{s.kind}[/]", f"{s.change * 100:+.1f}%",
                       f"{_ms(s.before_s)} → {_ms(s.after_s)}", str(s.run_id),
                       f"{s.runs_before}/{s.runs_after}")
     return table
@@ -210,10 +211,9 @@ def steps_table(steps: Sequence[StepChange], title: str) -> Table:
 
 def compare_table(cells: Sequence[PairedCell], title: str, fail_above: float | None) -> Table:
     """``flagbench compare``: per cell, B's latency against A's, with significance."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for col, justify in [("cell", "left"), ("A runs", "right"), ("B runs", "right"),
                          ("B/A p50", "right"), ("change [95% CI]", "right"), ("p", "right"),
                          ("verdict", "left")]:
@@ -223,31 +223,31 @@ def compare_table(cells: Sequence[PairedCell], title: str, fail_above: float | N
         ids_b = ",".join(map(str, cell.b_ids)) or "—"
         c = cell.comparison
         if c is None:
-            table.add_row(escape(cell.label), ids_a, ids_b, "—", "—", "—",
-                          f"[yellow]{escape(cell.note)}[/]")
+            table.add_row(markup_text(cell.label), ids_a, ids_b, "—", "—", "—",
+                          f"[yellow]{markup_text(cell.note)}[/]")
             continue
         style = {"faster": "green", "slower": "red"}.get(c.verdict, "white")
         verdict = f"[{style}]B {c.verdict}[/]" if c.verdict != "within noise" else "within noise"
         if fail_above is not None and cell.regressed(fail_above):
             verdict += f" [bold red](> {fail_above:g}%)[/]"
-        table.add_row(escape(cell.label), ids_a, ids_b, f"{c.ratio:.3f}", c.change_text(),
+        table.add_row(markup_text(cell.label), ids_a, ids_b, f"{c.ratio:.3f}", c.change_text(),
                       c.p_text(), verdict)
     return table
 
 
 def rounds_table(cells: Sequence[CombinedCell], title: str) -> Table:
     """Each cell over all its rounds: pooled p50 and CI, and the drift between rounds."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for col in ("vendor", "case", "bs", "prec", "rounds", "pooled p50 ms", "CI p50",
                 "round medians ms", "between-round CV"):
         table.add_column(col)
     for c in cells:
         s = c.spec
         table.add_row(
-            escape(s.vendor_label), escape(s.case), str(s.batch_size), s.precision, str(c.rounds),
+            markup_text(s.vendor_label), markup_text(s.case), str(s.batch_size),
+            markup_text(s.precision), str(c.rounds),
             _ms(c.pooled.median), f"±{c.pooled.ci_rel_halfwidth * 100:.1f}%",
             " ".join(_ms(m) for m in c.round_medians), f"{c.between_rounds_cv * 100:.1f}%",
         )
@@ -256,10 +256,9 @@ def rounds_table(cells: Sequence[CombinedCell], title: str) -> Table:
 
 def plugins_table(plugins: Sequence[Plugin], title: str) -> Table:
     """The table of ``flagbench list``."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for col in ("name", "state", "from", "description"):
         table.add_column(col)
     for p in plugins:
@@ -269,46 +268,44 @@ def plugins_table(plugins: Sequence[Plugin], title: str) -> Table:
         if options:
             description += "\noptions: " + ", ".join(
                 f"{key}={opt.default} ({opt.help})" for key, opt in sorted(options.items()))
-        table.add_row(escape(p.name), state, escape(f"{p.distribution} ({p.target})"),
-                      escape(description))
+        table.add_row(markup_text(p.name), state, markup_text(f"{p.distribution} ({p.target})"),
+                      markup_text(description))
     return table
 
 
 def facts_table(facts: dict[str, Any], title: str) -> Table:
     """Key/value facts, such as the host fingerprint."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = Table(title=markup_text(title), title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for key, value in facts.items():
-        table.add_row(escape(key), escape("—" if value is None else str(value)))
+        table.add_row(markup_text(key), markup_text("—" if value is None else str(value)))
     return table
 
 
 def probes_table(probes: dict[str, dict[str, Any]], title: str) -> Table:
     """The vendor table of ``flagbench env``: available or not, and why."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=markup_text(title), title_justify="left")
     for col in ("vendor", "available", "devices", "precisions", "versions / reason"):
         table.add_column(col)
     for name, p in probes.items():
         ok = bool(p.get("available"))
         versions = ", ".join(f"{k} {v}" for k, v in dict(p.get("versions") or {}).items())
         table.add_row(
-            escape(name), "[green]yes[/]" if ok else "[yellow]no[/]",
-            escape(", ".join(p.get("devices") or ())), escape(", ".join(p.get("precisions") or ())),
-            escape(versions if ok else str(p.get("reason", ""))),
+            markup_text(name), "[green]yes[/]" if ok else "[yellow]no[/]",
+            markup_text(", ".join(p.get("devices") or ())),
+            markup_text(", ".join(p.get("precisions") or ())),
+            markup_text(versions if ok else str(p.get("reason", ""))),
         )
     return table
 
 
 def peaks_table(shares: Sequence[PeakShare]) -> Table:
     """Achieved FLOP/s and B/s against every known peak, with the peak's source."""
-    from rich.markup import escape
     from rich.table import Table
 
     from flagbench.report.peaks import format_rate
@@ -318,28 +315,28 @@ def peaks_table(shares: Sequence[PeakShare]) -> Table:
         table.add_column(col)
     for s in shares:
         table.add_row(format_rate(s.achieved, s.kind), format_rate(s.peak, s.kind),
-                      f"{s.share * 100:.1f}%", escape(s.source))
+                      f"{s.share * 100:.1f}%", markup_text(s.source))
     return table
 
 
 def run_detail(run: StoredRun, samples: int, peaks: Sequence[PeakShare] = ()) -> list[Any]:
     """Renderables for ``flagbench show``."""
-    from rich.markup import escape
     from rich.table import Table
 
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
     for k, v in [
-        ("run", f"{run.id} ({run.uid})"), ("vendor", escape(run.vendor_label)),
-        ("case", escape(run.case)),
-        ("scenario", run.scenario), ("batch size", str(run.batch_size)),
-        ("precision", run.precision), ("status", _status(run.status)),
-        ("reason", escape(run.reason) or "—"), ("stop rule", run.stop_rule or "—"),
+        ("run", markup_text(f"{run.id} ({run.uid})")), ("vendor", markup_text(run.vendor_label)),
+        ("case", markup_text(run.case)),
+        ("scenario", markup_text(run.scenario)), ("batch size", str(run.batch_size)),
+        ("precision", markup_text(run.precision)), ("status", _status(run.status)),
+        ("reason", markup_text(run.reason) or "—"),
+        ("stop rule", markup_text(run.stop_rule or "—")),
         ("started", run.started_at.isoformat(timespec="seconds")),
         ("finished", run.finished_at.isoformat(timespec="seconds")),
-        ("host", escape(run.hostname)), ("raw samples", str(samples)),
-        ("tags", escape(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items()))) or "—"),
+        ("host", markup_text(run.hostname)), ("raw samples", str(samples)),
+        ("tags", markup_text(" ".join(f"{k}={v}" for k, v in sorted(run.tags.items()))) or "—"),
     ]:
         head.add_row(k, v)
     metrics = Table(title="metrics", title_justify="left")
@@ -348,13 +345,14 @@ def run_detail(run: StoredRun, samples: int, peaks: Sequence[PeakShare] = ()) ->
     metrics.add_column("unit")
     for name in sorted(run.metrics):
         value = run.metrics[name]
-        metrics.add_row(name, "NaN" if value is None else f"{value:.6g}", run.units.get(name, ""))
+        metrics.add_row(markup_text(name), "NaN" if value is None else f"{value:.6g}",
+                        markup_text(run.units.get(name, "")))
     facts = {"spec": run.spec, "actual": run.actual, "environment": run.environment,
              "host": run.host_facts}
     shown: list[Any] = [head, metrics]
     if peaks:
         shown.append(peaks_table(peaks))
-    return [*shown, escape(json.dumps(facts, indent=2, default=str))]
+    return [*shown, markup_text(json.dumps(facts, indent=2, default=str))]
 
 
 @contextmanager
@@ -367,6 +365,7 @@ def progress_line(out: Console) -> Iterator[Callable[[int, int, RunSpec, str], N
     with Live(Text(""), console=out, auto_refresh=False, transient=True) as live:
 
         def show(index: int, total: int, spec: RunSpec, detail: str) -> None:
-            live.update(Text(f"[{index}/{total}] {spec.label}: {detail}"), refresh=True)
+            live.update(Text(terminal_text(f"[{index}/{total}] {spec.label}: {detail}")),
+                        refresh=True)
 
         yield show

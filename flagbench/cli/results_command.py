@@ -16,6 +16,8 @@ from flagbench.cli.options import (
     filter_options,
     run_query,
 )
+from flagbench.cli.output import terminal_text
+from flagbench.report.output_file import STDOUT
 
 
 def _checked_out(db: str | None, out_path: str, force: bool) -> tuple[Path, ...]:
@@ -32,7 +34,7 @@ def _checked_out(db: str | None, out_path: str, force: bool) -> tuple[Path, ...]
 @click.command()
 @click.option("--db", default=None, help=DB_HELP)
 @click.option("--out", "out_path", default="flagbench-report.html", show_default=True,
-              help="HTML file to write.")
+              help="HTML file to write ('-' for stdout).")
 @click.option("--force", is_flag=True,
               help="Replace --out even if it is not a flagbench report or export (never the "
               "database).")
@@ -57,7 +59,8 @@ def report(db: str | None, out_path: str, force: bool, cases: tuple[str, ...],
     from flagbench.report.selection import latest as newest_runs
     from flagbench.store import Store
 
-    protected = _checked_out(db, out_path, force)
+    to_stdout = out_path == STDOUT
+    protected = () if to_stdout else _checked_out(db, out_path, force)
     query = run_query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
     matching = store.runs(query=query)
@@ -66,8 +69,11 @@ def report(db: str | None, out_path: str, force: bool, cases: tuple[str, ...],
                             filters=describe_query(query, latest))
     html = render_report(runs, store.label, store, options, history_runs=matching)
     store.close()
+    if to_stdout:
+        click.echo(html, nl=False)
+        return 0
     path = write_output(html, out_path, protected, force)
-    console.console().print(f"wrote {path} ({len(runs)} runs)", markup=False)
+    console.console().print(terminal_text(f"wrote {path} ({len(runs)} runs)"), markup=False)
     return 0
 
 
@@ -173,7 +179,8 @@ def compare(a: str, b: str, db: str | None, cases: tuple[str, ...], vendors: tup
 @click.option("--samples", "with_samples", is_flag=True,
               help="Raw per-iteration latencies: in JSON with each run; in CSV one row per "
               "sample instead of one per run.")
-@click.option("--out", "out_path", default=None, help="File to write (default: stdout).")
+@click.option("--out", "out_path", default=None,
+              help="File to write (default, or '-': stdout).")
 @click.option("--force", is_flag=True,
               help="Replace --out even if it is not a flagbench report or export (never the "
               "database).")
@@ -189,6 +196,8 @@ def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None, f
     from flagbench.report.selection import latest as newest_runs
     from flagbench.store import Store
 
+    if out_path == STDOUT:
+        out_path = None
     protected = _checked_out(db, out_path, force) if out_path is not None else ()
     query = run_query(cases, vendors, hosts, tags, since, until)
     store = Store.open(db, create=False)
@@ -200,7 +209,7 @@ def export(db: str | None, fmt: str, with_samples: bool, out_path: str | None, f
         click.echo(text, nl=False)
     else:
         path = write_output(text, out_path, protected, force)
-        click.echo(f"wrote {path} ({len(runs)} runs)", err=True)
+        click.echo(terminal_text(f"wrote {path} ({len(runs)} runs)"), err=True)
     return 0
 
 

@@ -17,7 +17,7 @@ from flagbench.cli.options import (
     split_list,
     tag_pairs,
 )
-from flagbench.cli.output import StderrKeeper, print_error
+from flagbench.cli.output import StderrKeeper, markup_text, print_error, terminal_text
 
 if TYPE_CHECKING:
     from flagbench.api.result import RunResult
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 #: Options that may be given together with --config: where results go, and extra labels.
 _WITH_CONFIG = {"config", "db", "tags"}
+
+
+def _as_given(param: click.Parameter, value: object) -> str:
+    """The option as the user spelled it: ``--no-isolate`` for the off side of a pair."""
+    if value is False and param.secondary_opts:
+        return param.secondary_opts[0]
+    return param.opts[0]
 
 
 @click.command()
@@ -108,7 +115,7 @@ def run(config: str | None, vendors: str | None, cases: str | None, batch_size: 
         from flagbench.run.suite import load_suite
 
         ctx = click.get_current_context()
-        given = [p.opts[0] for p in ctx.command.params
+        given = [_as_given(p, ctx.params[p.name]) for p in ctx.command.params
                  if p.name not in _WITH_CONFIG and p.name is not None
                  and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
         if given:
@@ -170,7 +177,7 @@ def _run_and_print(specs: list[RunSpec], runner: Runner, db: str | None, rounds:
 
     store = Store.open(db, create=True)
     out = console.console()
-    out.print(f"{len(specs)} run(s) → {store.label}")
+    out.print(f"{len(specs)} run(s) → {markup_text(store.label)}")
 
     def done(i: int, result: RunResult, written: Written) -> None:
         line = f"[{i}/{len(specs)}] {result.spec.label}: {result.status.value}"
@@ -180,9 +187,9 @@ def _run_and_print(specs: list[RunSpec], runner: Runner, db: str | None, rounds:
             line += f" ({result.reason})"
         if written.run_id is None:
             line += f" — NOT STORED ({written.error}); kept in {written.spooled_to}"
-        out.print(line, markup=False)
+        out.print(terminal_text(line), markup=False)
         for warning in result.warnings:
-            out.print(f"    warning: {warning}", style="yellow", markup=False)
+            out.print(terminal_text(f"    warning: {warning}"), style="yellow", markup=False)
 
     on_stderr = StderrKeeper()  # where a run goes that not even the spool can take
     with console.progress_line(out) as show:
@@ -192,13 +199,13 @@ def _run_and_print(specs: list[RunSpec], runner: Runner, db: str | None, rounds:
         stored = [store.run(i) for i in outcome.stored_ids]
         out.print(console.runs_table(stored, "results", width=out.width))
     except StoreError as exc:
-        out.print(f"cannot read the results back: {exc}", markup=False)
+        out.print(terminal_text(f"cannot read the results back: {exc}"), markup=False)
     if rounds > 1:
         from flagbench.stats.rounds import combine_rounds
 
         out.print(console.rounds_table(combine_rounds(outcome.results), "rounds combined"))
-    out.print(f"stored in {store.label}; `flagbench report --out report.html` renders them",
-              markup=False)
+    out.print(terminal_text(f"stored in {store.label}; `flagbench report --out report.html` "
+                            "renders them"), markup=False)
     store.close()
     if outcome.spool_errors:
         where = (f"{on_stderr.kept} of them only on stderr, as JSON (above; save each in "

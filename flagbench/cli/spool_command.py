@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import click
 
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.exit_codes import EXIT_SPOOLED
 from flagbench.cli.options import DB_HELP
 from flagbench.cli.output import print_error
+
+if TYPE_CHECKING:
+    from flagbench.store.spool import SpoolEntry
 
 
 @click.command()
@@ -27,7 +33,9 @@ def spool(replay: bool, db: str | None, all_targets: bool) -> int:
     from flagbench.store import spool as spool_
     from flagbench.store.redaction import redact, safe_label, secrets_in
 
-    entries = spool_.entries()
+    entries = spool_.entries()  # files that fail the check are quarantined here
+    quarantined = [e for e in entries if e.quarantined]
+    entries = [e for e in entries if not e.quarantined]
     # A spool file written by an older flagbench, or edited by hand, may name its database
     # with a secret in it: nothing from a file is shown unredacted.
     # (Secrets too short to replace safely are left to the patterns redact knows.)
@@ -45,6 +53,7 @@ def spool(replay: bool, db: str | None, all_targets: bool) -> int:
         for e in entries:
             what = e.record.label if e.record else e.path.name
             show(f"  {e.spooled_at} {what} → {safe_label(e.target)}: {e.error}")
+        _report_quarantined(quarantined, show)
         return 0
     from flagbench.store import Store
     from flagbench.store.replay import replay as replay_entries
@@ -63,7 +72,17 @@ def spool(replay: bool, db: str | None, all_targets: bool) -> int:
     written = len(entries) - left - elsewhere
     out.print(f"{written} run(s) written to {store.label}, {left + elsewhere} left in the spool"
               + (f" ({elsewhere} for other databases)" if elsewhere else ""), markup=False)
+    _report_quarantined(quarantined, show)
     if left:
         print_error(f"{left} spooled run(s) could not be written to {store.label}")
         return EXIT_SPOOLED
     return 0
+
+
+def _report_quarantined(quarantined: list[SpoolEntry], show: Callable[[str], None]) -> None:
+    """Each file moved out of the spool, with why; a warning line, as nothing was lost."""
+    for e in quarantined:
+        show(f"  {e.error}")
+    if quarantined:
+        click.echo(f"warning: {len(quarantined)} spool file(s) failed the check and were "
+                   f"moved to {quarantined[0].path.parent}, each with a .reason file", err=True)

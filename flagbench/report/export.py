@@ -17,6 +17,29 @@ RUN_COLUMNS = ["id", "uid", "started_at", "finished_at", "host", "vendor", "vend
                "tags", "warnings"]
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list): a cell of
+#: text that starts with one of them gets a leading single quote, which the spreadsheet shows
+#: as text. Numbers are written as numbers, so a negative figure stays a figure.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` as a CSV cell no spreadsheet runs as a formula (``'=cmd|…`` for ``=cmd|…``)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _CsvWriter:
+    """The only CSV writer of the exports: every cell passes ``spreadsheet_cell``."""
+
+    def __init__(self, buf: io.StringIO) -> None:
+        self._writer = csv.writer(buf, lineterminator="\n")
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self._writer.writerow([spreadsheet_cell(v) for v in row])
+
+
 def _run_fields(r: StoredRun) -> dict[str, Any]:
     return {
         "id": r.id, "uid": r.uid, "started_at": r.started_at.isoformat(),
@@ -60,14 +83,15 @@ def _json(runs: Sequence[StoredRun], samples: SampleSource | None) -> str:
 def _csv_runs(runs: Sequence[StoredRun]) -> str:
     names = sorted({n for r in runs for n in r.metrics})
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = _CsvWriter(buf)
     writer.writerow(RUN_COLUMNS + names)
     for r in runs:
         fields = _run_fields(r)
         fields["tags"] = ";".join(f"{k}={v}" for k, v in sorted(r.tags.items()))
         fields["warnings"] = " | ".join(r.warnings)
         values = [r.metrics.get(n) for n in names]
-        writer.writerow([fields[c] for c in RUN_COLUMNS] + ["" if v is None else repr(v)
+        # Numbers as numbers (csv writes their repr): never taken for a formula.
+        writer.writerow([fields[c] for c in RUN_COLUMNS] + ["" if v is None else v
                                                             for v in values])
     return buf.getvalue()
 
@@ -75,11 +99,11 @@ def _csv_runs(runs: Sequence[StoredRun]) -> str:
 def _csv_samples(runs: Sequence[StoredRun], samples: SampleSource) -> str:
     lat = samples.samples_for([r.id for r in runs if r.status == "ok"])
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = _CsvWriter(buf)
     writer.writerow(["run_id", "host", "vendor", "case", "scenario", "batch_size", "precision",
                      "idx", "latency_s"])
     for r in runs:
         for i, s in enumerate(lat.get(r.id, [])):
             writer.writerow([r.id, r.hostname, r.vendor, r.case, r.scenario, r.batch_size,
-                             r.precision, i, repr(s)])
+                             r.precision, i, s])
     return buf.getvalue()

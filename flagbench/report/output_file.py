@@ -22,6 +22,10 @@ SIGNATURES = (b'<meta name="generator" content="flagbench ', b'"format": "flagbe
 _HEAD_BYTES = 4096
 
 
+#: ``--out -``: standard output, as for most tools (a file named ``-`` is ``--out ./-``).
+STDOUT = "-"
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         if a.resolve() == b.resolve():
@@ -45,7 +49,10 @@ def _is_flagbench_output(path: Path) -> bool:
 
 def check_output(out: str, protected: Sequence[Path], force: bool) -> Path:
     """The path ``out`` names, if a report or export may be written there; else a one-line
-    FlagbenchError. ``protected`` are the results database's files."""
+    FlagbenchError. ``protected`` are the results database's files. Not for ``STDOUT``,
+    which the command writes itself."""
+    if out == STDOUT:
+        raise ValueError("--out - is standard output, not a file")
     path = Path(out).expanduser()
     if any(_same_file(path, p) for p in protected):
         raise FlagbenchError(f"--out {path} is the results database (or one of its files); "

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from flagbench.api.contracts import Case, Option, OptionValue, Vendor
 from flagbench.api.errors import FlagbenchError
-from flagbench.api.limits import MAX_ROUNDS, MAX_RUNS, check_count, check_text, printable
+from flagbench.api.limits import MAX_ROUNDS, MAX_RUNS, check_count, check_label, printable
 from flagbench.api.plugins import Registry
 from flagbench.api.spec import MeasureConfig, RunSpec
 from flagbench.run.weights import check_weights
@@ -147,8 +147,8 @@ def _check_tags(tags: tuple[tuple[str, str], ...]) -> None:
     for key, value in tags:
         if len(key) > MAX_TAG_KEY:
             raise FlagbenchError(f"tag key {key[:20]!r}… is longer than {MAX_TAG_KEY} characters")
-        check_text(key, "tag key")
-        check_text(value, f"tag {printable(key)}")
+        check_label(key, "tag key")
+        check_label(value, f"tag {printable(key)}")
 
 
 def _check_size(request: Request) -> None:

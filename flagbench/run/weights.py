@@ -26,9 +26,20 @@ def load_state_dict(path: str) -> dict[str, torch.Tensor]:
         raise FlagbenchError(f"weights file {path} does not exist or is not a file")
     if not os.access(p, os.R_OK):
         raise FlagbenchError(f"weights file {path} is not readable")
+    import pickle
+    import warnings
+
     import torch
     try:
-        obj: Any = torch.load(p, map_location="cpu", weights_only=True)
+        # torch warns about, and advises, weights_only=False: advice flagbench never takes.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj: Any = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise FlagbenchError(f"weights file {path} could not be loaded: it holds Python objects "
+                             "besides tensors, which flagbench never unpickles (they can run "
+                             "code); save a state dict with torch.save(model.state_dict(), PATH)"
+                             ) from None
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FlagbenchError(f"weights file {path} could not be loaded: {first}") from None

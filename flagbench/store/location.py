@@ -41,7 +41,16 @@ def resolve(db: str | None) -> DatabaseLocation:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    raw = db or os.environ.get(ENV_VAR) or ""
+    # An empty --db or FLAGBENCH_DB is a variable that did not expand (--db "$DB"), not a
+    # request for the default database: runs would land, unseen, somewhere else.
+    if db is not None and not db.strip():
+        raise FlagbenchError("--db is empty; give a path or URL, or leave it out for the "
+                             "default database")
+    env = os.environ.get(ENV_VAR)
+    if db is None and env is not None and not env.strip():
+        raise FlagbenchError(f"{ENV_VAR} is set but empty; give a path or URL, or unset it for "
+                             "the default database")
+    raw = db or env or ""
     if not raw:
         default = default_db_path()
         default.parent.mkdir(parents=True, exist_ok=True)

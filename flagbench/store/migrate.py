@@ -59,6 +59,23 @@ def _is_current(label: str, tables: set[str], current: str | None,
     return current == scripts.get_current_head()
 
 
+def check_readable(engine: Engine, label: str) -> None:
+    """For a command that only reads: the database must be flagbench's at the current schema.
+    Nothing is created or migrated; an empty, foreign, older or newer one is one line."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_config())
+    with engine.connect() as conn:
+        tables, current = _state(conn)
+        if current is None and not tables - {"alembic_version"}:
+            raise FlagbenchError(f"{label} holds no flagbench results yet; it needs "
+                                 "`flagbench run` first")
+        if not _is_current(label, tables, current, scripts):
+            raise FlagbenchError(
+                f"{label} has an older flagbench schema ({current}); a command that writes "
+                "(`flagbench run`, `flagbench spool --replay`) upgrades it first")
+
+
 def upgrade(engine: Engine, label: str) -> None:
     """Create or upgrade the schema in place; refuse foreign or newer databases untouched.
 

@@ -12,13 +12,13 @@ import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flagbench.api.result import RunResult
 from flagbench.api.version import __version__
 
-#: Bumped when the record's shape changes; the spool refuses records of another format.
+#: Bumped when the record's shape changes; the spool refuses records of another format
+#: (read back only through ``record_check.checked_record``).
 RECORD_FORMAT = 1
 
 
@@ -75,28 +75,6 @@ class RunRecord:
     def to_json(self) -> str:
         """The record as JSON text."""
         return json_dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> RunRecord:
-        """Read back what ``to_json`` wrote; ValueError for anything else."""
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def from_dict(cls, body: Any) -> RunRecord:
-        """Read back what ``to_dict`` made; ValueError (or KeyError, TypeError) otherwise."""
-        if not isinstance(body, dict) or body.get("format") != RECORD_FORMAT:
-            raise ValueError(f"not a flagbench run record of format {RECORD_FORMAT}")
-        run = dict(body["run"])
-        for key in ("started_at", "finished_at"):
-            run[key] = datetime.fromisoformat(run[key])
-        return cls(
-            uid=str(body["uid"]), host=dict(body["host"]), run=run,
-            metrics=[(str(n), None if v is None else float(v), str(u))
-                     for n, v, u in body["metrics"]],
-            tags=[(str(k), str(v)) for k, v in body["tags"]],
-            latency_samples=[float(s) for s in body["latency_samples"]],
-            power_samples=[(float(t), float(w)) for t, w in body["power_samples"]],
-        )
 
 
 def record_of(result: RunResult) -> RunRecord:

@@ -1,5 +1,6 @@
 """Writing spooled runs to a database: those spooled for it (or all, when asked), each in its
-own transaction, removing each file once its run is stored. Idempotent by the run's uid."""
+own transaction, removing each file once its run is stored. Idempotent by the run's uid.
+Files that failed the spool's check are in quarantine already and are never written."""
 
 from __future__ import annotations
 

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from flagbench.api.errors import FlagbenchError
 from flagbench.api.files import read_regular
+from flagbench.api.limits import check_text
 from flagbench.store.record import RunRecord, json_dumps
+from flagbench.store.record_check import checked_record
 
 ENV_VAR = "FLAGBENCH_SPOOL"
 
@@ -40,6 +42,8 @@ class SpoolEntry:
     target: str
     error: str
     spooled_at: str
+    quarantined: bool = False
+    """Failed the check and moved to ``quarantine/`` (``path`` is where it is now)."""
 
 
 def file_name(record: RunRecord) -> str:
@@ -83,20 +87,63 @@ def put(record: RunRecord, target: str, error: str) -> Path:
 MAX_SPOOL_FILE = 1 << 29
 
 
+QUARANTINE = "quarantine"
+"""The spool's folder for files that fail the check, each with a ``.reason`` file beside it."""
+
+
+def _quarantine(path: Path, reason: str) -> Path:
+    """Move a spool file that failed the check out of the spool, never deleting it, with
+    the reason in ``NAME.reason`` beside it; the path it has now."""
+    folder = path.parent / QUARANTINE
+    folder.mkdir(exist_ok=True)
+    target, n = folder / path.name, 1
+    while target.exists() or target.is_symlink():  # an earlier file of that name stays
+        target, n = folder / f"{path.stem}.{n}{path.suffix}", n + 1
+    os.replace(path, target)
+    target.with_name(target.name + ".reason").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def _read(path: Path) -> SpoolEntry:
+    """One spool file, every field of its record checked (``record_check``)."""
+    # Never a blocking read: a FIFO planted in the spool is refused, not waited on.
+    body = json.loads(read_regular(path, "spool file", MAX_SPOOL_FILE).decode())
+    if not isinstance(body, dict):
+        raise FlagbenchError("not a JSON object")
+    fields = []
+    for key in ("target", "error", "spooled_at"):
+        value = body.get(key)
+        if not isinstance(value, str):
+            raise FlagbenchError(f"{key}: must be text")
+        try:
+            fields.append(check_text(value, key))
+        except FlagbenchError:  # never quoted: an old file's target may hold a password
+            raise FlagbenchError(f"{key}: not text the store can hold") from None
+    target, error, spooled_at = fields
+    return SpoolEntry(path, checked_record(body.get("record")), target, error, spooled_at)
+
+
 def entries() -> list[SpoolEntry]:
-    """Every spooled run, oldest first; unreadable files are listed with the reason."""
+    """Every spooled run, oldest first. A file that fails the check is moved to the spool's
+    ``quarantine/`` folder with its reason and listed so (``record`` None, ``quarantined``)."""
     folder = spool_dir()
     if not folder.is_dir():
         return []
     out = []
     for path in folder.glob("*.json"):
         try:
-            # Never a blocking read: a FIFO planted in the spool is listed, not waited on.
-            body = json.loads(read_regular(path, "spool file", MAX_SPOOL_FILE).decode())
-            out.append(SpoolEntry(path, RunRecord.from_dict(body["record"]),
-                                  str(body["target"]), str(body["error"]),
-                                  str(body["spooled_at"])))
+            out.append(_read(path))
+        except FileNotFoundError:
+            continue  # replayed meanwhile by another flagbench
         except (OSError, ValueError, KeyError, TypeError, RecursionError,
                 FlagbenchError) as exc:
-            out.append(SpoolEntry(path, None, "?", f"unreadable spool file: {exc}", ""))
+            reason = f"unreadable spool file: {' '.join(str(exc).split())[:500]}"
+            try:
+                moved = _quarantine(path, reason)
+            except OSError as why:  # a read-only spool: listed, kept, never replayed
+                out.append(SpoolEntry(path, None, "?", f"{reason} (not quarantined: {why})",
+                                      ""))
+                continue
+            out.append(SpoolEntry(moved, None, "?", f"quarantined in {moved}: {reason}", "",
+                                  quarantined=True))
     return sorted(out, key=lambda e: (e.spooled_at, e.path.name))

@@ -146,14 +146,20 @@ class Store:
 
     @classmethod
     def open(cls, db: str | None, create: bool = True) -> Store:
-        """Open (and create or migrate) the database; a FlagbenchError if it cannot be used."""
+        """Open the database; a FlagbenchError if it cannot be used.
+
+        ``create`` (a command that writes) creates or migrates the schema; without it (a
+        command that only reads) nothing is ever written: an empty, foreign, older or newer
+        database is refused as it is."""
         loc = location.resolve(db)
         location.check_sqlite_file(loc, create=create)
         engine = make_engine(loc)
         try:
-            migrate.upgrade(engine, loc.label)
             if create:
+                migrate.upgrade(engine, loc.label)
                 use_wal(engine)
+            else:
+                migrate.check_readable(engine, loc.label)
         except StoreError as exc:
             engine.dispose()
             raise FlagbenchError(f"cannot use {exc}") from None

@@ -206,7 +206,7 @@ def _bad_inputs(tmp: Path, db: Path) -> list[tuple[list[str], str]]:
         ([*run, "--config", str(bad_suite)], "bad-suite.toml: unknown key matrix.batch; expected one of"),
         ([*run, "--config", str(suite), "--vendor", "cpu"], "--vendor cannot be combined with --config"),
         ([*run, "--config", str(suite), "--min-time", "1"], "--min-time cannot be combined with --config"),
-        ([*run, "--config", str(suite), "--no-isolate"], "--isolate cannot be combined with --config"),
+        ([*run, "--config", str(suite), "--no-isolate"], "--no-isolate cannot be combined with --config"),
         ([*run, "--config", str(suite), "--tag", "suite=x"], "--tag 'suite' is also set in"),
         (["run", "--vendor", "cpu", "--case", "tiny-mlp", "--db", secret_pg],
          "cannot use database postgresql+psycopg://bench:***@127.0.0.1:1/flagbench: connection failed"),
