@@ -10,10 +10,11 @@ and the client's CPU share are case metrics beside them, with their definitions 
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flagbench.api.contracts import ActualRun, Case, Vendor
 from flagbench.api.errors import FlagbenchError
@@ -31,6 +32,8 @@ from flagbench.measure.stream import RequestFigures, Slo, StreamRecord, goodput,
 from flagbench.measure.window import CLOCK_HOST
 from flagbench.run.progress import Phase, utc_now
 from flagbench.stats.summary import percentile, summarize
+
+_T = TypeVar("_T")
 
 #: The client is likely the bottleneck above this share of one core over the window.
 CLIENT_CPU_WARN = 0.8
@@ -75,6 +78,22 @@ def serving_metrics(figures: Sequence[RequestFigures], window: ServingWindow,
     return out
 
 
+def _without_gc_pauses(work: Callable[[], _T]) -> _T:
+    """Run ``work`` with Python's cyclic collector out of the way: what exists is collected
+    and frozen first, so a collection during the load cannot stall every open stream (the
+    asyncio client times chunks as it reads them; a pause shows as TTFT)."""
+    gc.collect()
+    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return work()
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+
+
 def _errors(records: Sequence[StreamRecord]) -> str:
     failed = [r.error or "no token in the stream" for r in records
               if request_figures(r) is None]
@@ -117,7 +136,9 @@ def serve(vendor: Vendor, case: Case, spec: RunSpec, started: datetime,
                 window = await one_at_a_time(one, spec.measure)
         return described, window
 
-    described, window = asyncio.run(main())
+    described, window = _without_gc_pauses(lambda: asyncio.run(main()))
+    environment["client_gc"] = ("collected and frozen before the load, disabled during it: a "
+                                "full collection of a large process would stall every stream")
     figures = [f for f in map(request_figures, window.records) if f is not None]
     counts = sorted({r.count for r in window.records if r.count})
     actual = ActualRun(device=str(described.get("model", "?")), precision="as served",

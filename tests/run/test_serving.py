@@ -139,7 +139,7 @@ def test_a_concurrency_sweep_is_one_cell_per_value_with_goodput(
     db = tmp_path / "c.db"
     out = flagbench("run", "--vendor", "openai", "-O", f"endpoint={engine.url}",
                     "--case", "llm-serve", "-o", "output_tokens=4", "--scenario", "throughput",
-                    "--concurrency", "1,4", "--slo", "ttft_ms=1000,tpot_ms=1000",
+                    "--concurrency", "1,4", "--slo", "ttft_ms=10000,tpot_ms=10000",
                     "--db", str(db), *SERVE_QUICK)
     assert out.returncode == 0, out.stdout + out.stderr
     runs = {r.spec["concurrency"]: r for r in _runs(db)}
@@ -147,7 +147,8 @@ def test_a_concurrency_sweep_is_one_cell_per_value_with_goodput(
     for c, run in runs.items():
         assert run.status == "ok", run.reason
         assert run.metric("request_errors") == 0
-        # Generous bounds: every request meets them, so goodput is the completion rate.
+        # Bounds no stall of a busy test machine reaches: every request meets them, so
+        # goodput is the completion rate (the bounds' arithmetic is test_openai_stream's).
         assert run.metric("slo_met_share") == 1.0
         assert run.metric("goodput_rps") == pytest.approx(
             run.metric("requests_completed") / run.metric("loop_s"))
