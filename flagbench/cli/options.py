@@ -51,6 +51,14 @@ def check_arguments(argv: list[str]) -> None:
     undecodable bytes (Python turns them into lone surrogates) in a tag, a path, a name."""
     for arg in argv:
         check_text(arg, "argument")
+    import os
+
+    # The folders flagbench writes outside the database: a path it cannot hand to its
+    # libraries (ONNX Runtime takes UTF-8 paths only) would fail every run later, obscurely.
+    for var in ("FLAGBENCH_DB", "FLAGBENCH_CACHE", "FLAGBENCH_SPOOL"):
+        value = os.environ.get(var)
+        if value is not None:
+            check_text(value, var)
 
 
 def split_list(value: str, option: str, convert: Callable[[str], T]) -> tuple[T, ...]:

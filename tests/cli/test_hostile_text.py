@@ -108,3 +108,13 @@ def test_export_out_dash_is_stdout(flagbench, db: Path, tmp_path: Path,
         assert out.returncode == 0, out.stderr
         assert head in out.stdout[:4096], out.stdout[:200]
         assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("var", ["FLAGBENCH_CACHE", "FLAGBENCH_SPOOL"])
+def test_folders_that_are_not_utf8_are_refused_before_anything_runs(
+        flagbench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        var: str) -> None:
+    monkeypatch.setenv(var, str(tmp_path) + "/\udcff")  # an undecodable byte, as os gives it
+    out = flagbench("spool")
+    assert out.returncode == 2 and f"{var}" in out.stderr and "not valid UTF-8" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
