@@ -115,3 +115,12 @@ def seed_issue_matrix(db: Path) -> dict[str, int]:
     add_metric(db, ids["ort_fp32_6"], "accuracy_top1", 0.93)
     add_metric(db, ids["cpu_fp32"], "mfu", 0.042)
     return ids
+
+
+def stored_runs(db: Path) -> list[Any]:
+    """Every run stored in the database at ``db``, newest first."""
+    store = Store.open(str(db), create=False)
+    try:
+        return store.runs()
+    finally:
+        store.close()

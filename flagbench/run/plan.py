@@ -115,8 +115,8 @@ def _check_pairs(name: str, case: Case, vendors: Mapping[str, Vendor], request: 
     serving = callable(getattr(case, "serving_request", None))
     for vendor_name, vendor in vendors.items():
         if serving != callable(getattr(vendor, "endpoint", None)):
-            what = ("a serving workload, for an engine over HTTP (--vendor openai)" if serving
-                    else "a model case, and this vendor serves over HTTP (try llm-serve)")
+            what = ("a serving workload, for a vendor with a serving endpoint" if serving
+                    else "a model case, and this vendor runs serving cases only")
             raise FlagbenchError(f"{vendor_name} cannot run {name}: {name} is {what}")
     if serving and "throughput" in request.scenarios and not request.concurrency:
         raise FlagbenchError(f"{name}: the throughput scenario of a serving case is a closed "

@@ -13,7 +13,7 @@ import pytest
 from engines.llama_cpp_server import LlamaCppServer, require_engine
 from engines.tiny_gguf import write_tiny_gpt2
 
-from flagbench.store import Store
+from seeding import stored_runs
 
 # Long enough for ten or more requests per scenario at a few per second, short enough that
 # the test stays well under 20 s on a two-core runner.
@@ -35,13 +35,6 @@ def llama_cpp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.close()
 
 
-def _runs(db: Path) -> list[Any]:
-    store = Store.open(str(db), create=False)
-    try:
-        return store.runs()
-    finally:
-        store.close()
-
 
 def test_latency_and_server_runs_against_llama_cpp_store_the_serving_figures(
         flagbench: Any, llama_cpp_server: str, tmp_path: Path) -> None:
@@ -53,7 +46,7 @@ def test_latency_and_server_runs_against_llama_cpp_store_the_serving_figures(
                     "--target-qps", str(TARGET_QPS), "--slo", "ttft_ms=2000,tpot_ms=1000",
                     "--db", str(db), *ENGINE_QUICK)
     assert out.returncode == 0, out.stdout + out.stderr
-    runs = _runs(db)
+    runs = stored_runs(db)
     by_load = {(r.scenario, r.spec.get("concurrency")): r for r in runs}
     assert set(by_load) == {("latency", None), ("server", None), ("throughput", 1),
                             ("throughput", 2), ("throughput", 4)}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from scripted_sse import Reply, ScriptedServer, models, steady
 
-from flagbench.store import Store
+from seeding import stored_runs
 
 SERVE_QUICK = ["--warmup", "0", "--min-time", "0.5", "--max-time", "2", "--min-iters", "5",
                "--target-ci", "0", "--no-isolate"]
@@ -30,13 +30,6 @@ def engine() -> Iterator[ScriptedServer]:
     server.close()
 
 
-def _runs(db: Path) -> list[Any]:
-    store = Store.open(str(db), create=False)
-    try:
-        return store.runs()
-    finally:
-        store.close()
-
 
 def test_latency_and_server_runs_store_the_serving_figures(
         flagbench: Any, engine: ScriptedServer, tmp_path: Path) -> None:
@@ -46,7 +39,7 @@ def test_latency_and_server_runs_store_the_serving_figures(
                     "--scenario", "latency,server", "--target-qps", "20", "--db", str(db),
                     *SERVE_QUICK)
     assert out.returncode == 0, out.stdout + out.stderr
-    server_run, latency_run = _runs(db)
+    server_run, latency_run = stored_runs(db)
     for run in (latency_run, server_run):
         assert run.status == "ok", run.reason
         assert run.actual["device"] == "tiny-llama"
@@ -87,7 +80,7 @@ def test_a_server_that_cannot_serve_the_run_is_a_failed_run_with_the_reason(
     vendor_options = [a for k, v in given.items() for a in ("-O", f"{k}={v}")]
     out = flagbench("run", "--vendor", "openai", *vendor_options,
                     "--case", "llm-serve", "--db", str(db), *SERVE_QUICK)
-    (run,) = _runs(db)
+    (run,) = stored_runs(db)
     assert run.status == "failed" and reason in run.reason, run.reason
     assert out.returncode != 0
 
@@ -125,7 +118,7 @@ def test_a_server_that_fails_every_request_ends_the_run_early_as_failed(
                         "--case", "llm-serve", "--db", str(db), "--max-time", "30",
                         *SERVE_QUICK[:2], "--min-time", "0.5", "--min-iters", "5",
                         "--target-ci", "0", "--no-isolate")
-        (run,) = _runs(db)
+        (run,) = stored_runs(db)
         assert out.returncode != 0
         assert run.status == "failed"
         assert run.reason == "5 of 5 requests failed; the first: HTTP 503: overloaded"
@@ -142,7 +135,7 @@ def test_a_concurrency_sweep_is_one_cell_per_value_with_goodput(
                     "--concurrency", "1,4", "--slo", "ttft_ms=10000,tpot_ms=10000",
                     "--db", str(db), *SERVE_QUICK)
     assert out.returncode == 0, out.stdout + out.stderr
-    runs = {r.spec["concurrency"]: r for r in _runs(db)}
+    runs = {r.spec["concurrency"]: r for r in stored_runs(db)}
     assert set(runs) == {1, 4}
     for c, run in runs.items():
         assert run.status == "ok", run.reason
@@ -210,5 +203,5 @@ def test_the_api_key_is_sent_from_its_variable_and_never_stored(
     out = flagbench("run", "--vendor", "openai", "-O", f"endpoint={engine.url}",
                     "-O", "api_key_env=FB_TEST_KEY", "--case", "llm-serve", "--db", str(db),
                     *SERVE_QUICK)
-    failed = _runs(db)[0]
+    failed = stored_runs(db)[0]
     assert failed.status == "failed" and "FB_TEST_KEY: that variable is not set" in failed.reason
